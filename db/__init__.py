@@ -1,0 +1,1 @@
+"""pullgate's metadata database: one SQLAlchemy metadata, async sessions, queries."""

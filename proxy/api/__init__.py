@@ -1,0 +1,1 @@
+"""The HTTP layer: the registry API (/v2), operations endpoints, middlewares."""

@@ -1,0 +1,36 @@
+"""Typed application keys: how handlers reach the services the composition root built."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from proxy.api.routing import Router
+from proxy.cache.eviction import Evictor
+from proxy.cache.mirror import Mirror
+from proxy.metrics import Metrics
+
+__all__ = ["ABORTED", "BYTES_KIND", "REQUEST_ID", "ROUTE", "SERVICES", "UPSTREAM", "Services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    mirror: Mirror
+    router: Router
+    metrics: Metrics
+    # Readiness probes by name; each raises when its dependency cannot serve.
+    readiness: dict[str, Callable[[], Awaitable[None]]]
+    access_log: bool = True
+    evictor: Evictor | None = None
+
+
+SERVICES = web.AppKey("services", Services)
+
+# Per-request facts the handlers learn and the access log reports.
+REQUEST_ID = web.RequestKey("request_id", str)
+ROUTE = web.RequestKey("route", str)  # manifests, blobs, tags, referrers, ...
+UPSTREAM = web.RequestKey("upstream", str)
+BYTES_KIND = web.RequestKey("bytes_kind", str)  # what the body carried, for the byte counters
+ABORTED = web.RequestKey("aborted", bool)  # the response was cut short on purpose

@@ -1,0 +1,106 @@
+"""The one error renderer, plus request ids, the JSON access log and request metrics.
+
+Every error a registry client sees leaves through `errors`: a `RegistryError` becomes the OCI
+envelope; anything unexpected becomes 500 `UNKNOWN` naming the request id (the traceback goes
+to the log, never to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from proxy.api.context import ABORTED, BYTES_KIND, REQUEST_ID, ROUTE, SERVICES, UPSTREAM
+from proxy.oci.errors import ErrorCode, RegistryError
+
+__all__ = ["access_log", "errors"]
+
+log = logging.getLogger("pullgate.access")
+errlog = logging.getLogger(__name__)
+
+_HTTP_TO_CODE = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.DENIED, 405: ErrorCode.UNSUPPORTED}
+
+
+def render(error: RegistryError, request_id: str | None) -> web.Response:
+    headers = {"Docker-Distribution-API-Version": "registry/2.0", **error.headers}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    return web.json_response(error.body(), status=error.status, headers=headers)
+
+
+@web.middleware
+async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    response: web.StreamResponse | None = None
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        _record(request, response, status, elapsed)
+
+
+def _record(request: web.Request, response: web.StreamResponse | None, status: int, elapsed: float) -> None:
+    route = request.get(ROUTE, "other")
+    sent = response.body_length if response is not None and response.prepared else 0
+    services = request.app.get(SERVICES)
+    if services is not None:
+        services.metrics.requests.labels(route, request.method, str(status)).inc()
+        services.metrics.latency.labels(route).observe(elapsed)
+        if BYTES_KIND in request:
+            services.metrics.client_bytes.labels(request[BYTES_KIND]).inc(sent)
+    if services is not None and not services.access_log:
+        return
+    log.info(
+        "request",
+        extra={
+            "request_id": request[REQUEST_ID],
+            "method": request.method,
+            "path": request.rel_url.raw_path,
+            "query": request.rel_url.raw_query_string,
+            "status": status,
+            "bytes": sent,
+            "duration_ms": round(elapsed * 1000, 2),
+            "remote": request.remote,
+            "user_agent": request.headers.get("User-Agent", ""),
+            "upstream": request.get(UPSTREAM),
+            "aborted": request.get(ABORTED, False),
+        },
+    )
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RegistryError as exc:
+        return render(exc, request.get(REQUEST_ID))
+    except web.HTTPException as exc:
+        if not request.path.startswith("/v2") or exc.status < 400:
+            raise
+        code = _HTTP_TO_CODE.get(
+            exc.status, ErrorCode.UNSUPPORTED if exc.status == 404 else ErrorCode.UNKNOWN
+        )
+        return render(RegistryError(code, exc.reason), request.get(REQUEST_ID))
+    except Exception:
+        request_id = request.get(REQUEST_ID)
+        errlog.exception(
+            "unhandled error answering %s %s (request %s)", request.method, request.path, request_id
+        )
+        return render(
+            RegistryError(
+                ErrorCode.UNKNOWN, f"internal error; quote request id {request_id} to the operator"
+            ),
+            request_id,
+        )

@@ -1,0 +1,128 @@
+"""Composition root: build the aiohttp application from `Settings`.
+
+Everything with a lifetime (database engine, blob store, upstream sessions, background
+workers) is created and closed in one `cleanup_ctx`, in dependency order, and reached by
+handlers through the typed `SERVICES` key: there is no module-level state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from db.queries import MetadataStore
+from db.session import create_engine, ping, session_factory
+from proxy.api import middlewares, ops, registry
+from proxy.api.context import SERVICES, Services
+from proxy.api.routing import Router
+from proxy.cache.access import AccessTracker
+from proxy.cache.blobs import BlobCache
+from proxy.cache.eviction import Evictor
+from proxy.cache.manifests import ManifestCache
+from proxy.cache.mirror import Mirror
+from proxy.cache.repositories import RepositoryIds
+from proxy.cache.tags import TagResolver
+from proxy.metrics import Metrics
+from proxy.oci.digest import Digest
+from proxy.settings import Settings
+from proxy.storage import BlobStore
+from proxy.storage.filesystem import FilesystemBlobStore
+from proxy.upstream import UpstreamRegistry
+
+__all__ = ["build_app"]
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[middlewares.access_log, middlewares.errors], client_max_size=64 * 1024)
+    app.add_routes(ops.routes)
+    app.add_routes(registry.routes)
+    app.cleanup_ctx.append(lambda a: _lifetime(a, settings))
+    return app
+
+
+async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    engine = create_engine(settings.database.url, settings.database.pool_size)
+    store = FilesystemBlobStore(settings.storage.path)
+    upstreams = {u.name: UpstreamRegistry(u, settings.upstream_client) for u in settings.upstreams}
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        await store.open()
+        stack.push_async_callback(store.close)
+        for upstream in upstreams.values():
+            await upstream.start()
+            stack.push_async_callback(upstream.close)
+        meta = MetadataStore(session_factory(engine))
+        access = AccessTracker(meta, settings.cache.access_flush_interval)
+        stack.push_async_callback(access.flush)  # a graceful stop keeps the last access times
+        metrics = Metrics()
+        mirror, evictor = _mirror(settings, store, meta, upstreams, access, metrics)
+        stack.push_async_callback(mirror.blobs.close)
+        app[SERVICES] = Services(
+            mirror=mirror,
+            router=Router(settings.upstreams),
+            metrics=metrics,
+            readiness={"database": lambda: ping(engine), "storage": store.ping},
+            access_log=settings.log.access_log,
+            evictor=evictor,
+        )
+        for name, worker in (("access-times", access.run()), ("eviction", evictor.run())):
+            stack.push_async_callback(_stop, asyncio.create_task(worker, name=name))
+        yield
+
+
+def _mirror(
+    settings: Settings,
+    store: BlobStore,
+    meta: MetadataStore,
+    upstreams: Mapping[str, UpstreamRegistry],
+    access: AccessTracker,
+    metrics: Metrics,
+) -> tuple[Mirror, Evictor]:
+    repositories = RepositoryIds(meta)
+    manifests = ManifestCache(
+        store=store,
+        meta=meta,
+        upstreams=upstreams,
+        repositories=repositories,
+        access=access,
+        metrics=metrics,
+        memory_bytes=settings.cache.memory_bytes,
+    )
+    tags = TagResolver(
+        meta=meta,
+        upstreams=upstreams,
+        repositories=repositories,
+        manifests=manifests,
+        metrics=metrics,
+        settings=settings.cache,
+    )
+    blobs = BlobCache(
+        store=store, meta=meta, upstreams=upstreams, repositories=repositories, access=access, metrics=metrics
+    )
+
+    def forget(digest: Digest) -> None:  # eviction removed it: drop the in-memory shortcuts too
+        manifests.forget(digest)
+        blobs.forget(digest)
+
+    evictor = Evictor(
+        store=store,
+        meta=meta,
+        metrics=metrics,
+        max_bytes=settings.cache.max_bytes,
+        interval=settings.cache.eviction_interval,
+        busy=blobs.busy,
+        forget=forget,
+    )
+    mirror = Mirror(
+        manifests=manifests, tags=tags, blobs=blobs, meta=meta, upstreams=upstreams, repositories=repositories
+    )
+    return mirror, evictor
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

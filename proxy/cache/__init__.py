@@ -1,0 +1,1 @@
+"""The mirror's services: pull-through of manifests, tags and blobs, single-flight, eviction."""

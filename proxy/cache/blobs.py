@@ -1,0 +1,214 @@
+"""Blobs: served from the store when cached, otherwise fetched once and streamed while verified.
+
+A blob is served for a repository only when that repository is known to hold it: a cached
+manifest of the repository references it, or the upstream confirms it for that repository.
+Content being in the store (fetched for another repository) is not enough: that would let
+one repository's readers obtain another's blobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from db.queries import MetadataStore
+from proxy.cache.access import AccessTracker
+from proxy.cache.keys import RepoKey
+from proxy.cache.lru import LRU
+from proxy.cache.repositories import RepositoryIds
+from proxy.cache.singleflight import Fill, FillState, SpoolGoneError
+from proxy.metrics import Metrics
+from proxy.oci.digest import Digest, DigestMismatchError
+from proxy.oci.errors import ErrorCode, RegistryError
+from proxy.storage import BlobStore, Upload
+from proxy.storage.base import DEFAULT_CHUNK
+from proxy.upstream import UpstreamError, UpstreamRegistry, to_registry_error
+
+__all__ = ["BlobCache", "BlobSource"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BlobSource:
+    """Where a blob's bytes come from for one response. `release()` when done."""
+
+    digest: Digest
+    size: int | None
+    local_path: Path | None
+    fill: Fill | None
+    _cache: BlobCache = field(repr=False)
+
+    async def stream(self, offset: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes [offset, end). From a fill they arrive as the upstream sends them."""
+        if self.fill is not None and self.fill.state is not FillState.COMMITTED:
+            try:
+                async for chunk in self.fill.follow(offset, end=end):
+                    yield chunk
+                return
+            except SpoolGoneError:
+                pass  # committed between our look and our open: read the store
+        length = None if end is None else end - offset
+        async for chunk in self._cache.store.read(self.digest, offset, length):
+            yield chunk
+
+    async def settle(self) -> None:
+        """Wait for a fill to commit, then read from the store like any cached blob."""
+        if self.fill is not None:
+            await self.fill.finished()
+            self.size = self.fill.written
+            self.fill = None
+            self.local_path = self._cache.store.local_path(self.digest)
+
+    def release(self) -> None:
+        self._cache.release(self.digest)
+
+
+class BlobCache:
+    def __init__(
+        self,
+        *,
+        store: BlobStore,
+        meta: MetadataStore,
+        upstreams: Mapping[str, UpstreamRegistry],
+        repositories: RepositoryIds,
+        access: AccessTracker,
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self._meta = meta
+        self._upstreams = upstreams
+        self._repositories = repositories
+        self._access = access
+        self._metrics = metrics
+        self._fills: dict[str, Fill] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_use: Counter[str] = Counter()
+        self._known: LRU[tuple[RepoKey, Digest], int] = LRU(100_000)  # (repo, blob) -> size, confirmed
+
+    # -- serving ------------------------------------------------------------------------
+    async def open(self, key: RepoKey, digest: Digest, *, fetch: bool = True) -> BlobSource:
+        """A source for the blob; with fetch=False (HEAD) a miss is answered without filling."""
+        self._in_use[str(digest)] += 1
+        try:
+            return await self._open(key, digest, fetch)
+        except BaseException:
+            self.release(digest)
+            raise
+
+    async def _open(self, key: RepoKey, digest: Digest, fetch: bool) -> BlobSource:
+        fill = self._fills.get(str(digest))
+        if fill is not None:
+            await fill.started()
+            return BlobSource(digest, fill.size, None, fill, self)
+        size = await self.store.stat(digest)
+        if size is not None:
+            await self._confirm(key, digest)
+            self._metrics.cache_hits.labels("blob").inc()
+            self._access.touch(str(digest))
+            return BlobSource(digest, size, self.store.local_path(digest), None, self)
+        if not fetch:
+            return BlobSource(digest, await self._confirm(key, digest), None, None, self)
+        self._metrics.cache_misses.labels("blob").inc()
+        fill = self._start_fill(key, digest)
+        await fill.started()
+        return BlobSource(digest, fill.size, None, fill, self)
+
+    async def _confirm(self, key: RepoKey, digest: Digest) -> int:
+        """The blob's size, once the repository is known to hold it (else BLOB_UNKNOWN)."""
+        known = self._known.get((key, digest))
+        if known is not None:
+            return known
+        size = await self._meta.blob_size_in_repository(await self._repositories.get(key), str(digest))
+        if size is None:
+            try:
+                size = await self._upstreams[key.upstream].head_blob(key.name, digest)
+            except UpstreamError as exc:
+                self._metrics.upstream_errors.labels(key.upstream, exc.kind.name).inc()
+                raise to_registry_error(exc, "blob") from exc
+            if size is None:
+                raise RegistryError(
+                    ErrorCode.UPSTREAM_ERROR, f"upstream {key.upstream} gave no size for {digest}"
+                )
+        self._known.put((key, digest), size)
+        return size
+
+    def release(self, digest: Digest) -> None:
+        name = str(digest)
+        self._in_use[name] -= 1
+        if self._in_use[name] <= 0:
+            del self._in_use[name]
+
+    def busy(self) -> set[str]:
+        """Digests being served or filled right now: eviction must leave them alone."""
+        return set(self._in_use) | set(self._fills)
+
+    def forget(self, digest: Digest) -> None:
+        self._known.discard_where(lambda k: k[1] == digest)
+
+    # -- filling ------------------------------------------------------------------------
+    def _start_fill(self, key: RepoKey, digest: Digest) -> Fill:
+        fill = Fill(str(digest))
+        self._fills[fill.key] = fill
+        # The fill belongs to no request: a client that goes away does not abort it.
+        task = asyncio.create_task(self._run_fill(fill, key, digest), name=f"fill {digest}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return fill
+
+    async def _run_fill(self, fill: Fill, key: RepoKey, digest: Digest) -> None:
+        upload: Upload | None = None
+        self._metrics.inflight_fetches.inc()
+        try:
+            declared = await self._meta.blob_size_in_repository(
+                await self._repositories.get(key), str(digest)
+            )
+            async with self._upstreams[key.upstream].open_blob(key.name, digest) as stream:
+                size = stream.size if stream.size is not None else declared
+                upload = await self.store.new_upload()
+                fill.begin(upload.path, size)
+                async for chunk in stream.chunks(DEFAULT_CHUNK):
+                    await upload.write(chunk)
+                    self._metrics.upstream_bytes.labels(key.upstream).inc(len(chunk))
+                    if size is not None and upload.size > size:
+                        raise DigestMismatchError(digest, None, size, upload.size)
+                    fill.advance(upload.size)
+                await upload.commit(digest, size)
+            await self._meta.record_object(str(digest), upload.size, "blob", datetime.now(UTC))
+            self._known.put((key, digest), upload.size)
+            fill.commit(upload.size)
+        except DigestMismatchError as exc:
+            self._metrics.digest_mismatches.labels(key.upstream).inc()
+            log.error(
+                "possible cache poisoning: upstream %s sent %s for %s: %s", key.upstream, digest, key, exc
+            )
+            fill.fail(
+                RegistryError(
+                    ErrorCode.UPSTREAM_ERROR,
+                    f"upstream {key.upstream} sent content that does not match {digest}",
+                )
+            )
+        except UpstreamError as exc:
+            self._metrics.upstream_errors.labels(key.upstream, exc.kind.name).inc()
+            fill.fail(to_registry_error(exc, "blob"))
+        except asyncio.CancelledError:
+            fill.fail(RegistryError(ErrorCode.UNAVAILABLE, "pullgate is shutting down"))
+            raise
+        except Exception as exc:
+            log.exception("fill of %s for %s failed", digest, key)
+            fill.fail(exc)
+        finally:
+            if upload is not None and fill.state is not FillState.COMMITTED:
+                await upload.abort()
+            self._fills.pop(fill.key, None)
+            self._metrics.inflight_fetches.dec()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,111 @@
+"""The `pullgate` command: serve, migrate, config check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from db.migrate import current_revision, head_revision, upgrade
+from proxy.app import build_app
+from proxy.logs import configure_logging
+from proxy.settings import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("pullgate")
+
+DEFAULT_CONFIG = Path("config/pullgate.yaml")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(_config_path(args.config))
+    except ConfigError as exc:
+        print(f"pullgate: {exc}", file=sys.stderr)
+        return 2
+    handler = {"serve": _serve, "migrate": _migrate, "config": _config_check}[args.command]
+    return handler(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pullgate", description="A pull-through OCI registry proxy that gates every pull."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("serve", "run the registry proxy"),
+        ("migrate", "bring the database schema up to date"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        _config_option(sub)
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    _config_option(config_commands.add_parser("check", help="validate the configuration and print it"))
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=None,
+        help=f"YAML settings file (default: $PULLGATE_CONFIG, else {DEFAULT_CONFIG} when it exists)",
+    )
+
+
+def _config_path(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    if os.environ.get("PULLGATE_CONFIG"):
+        return Path(os.environ["PULLGATE_CONFIG"])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _config_check(settings: Settings) -> int:
+    print(settings.model_dump_json(indent=2))
+    print("configuration is valid", file=sys.stderr)
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    configure_logging(settings.log.level)
+    upgrade(settings.database.url)
+    log.info("database schema is up to date")
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    configure_logging(settings.log.level)
+    if settings.database.migrate_on_start:
+        upgrade(settings.database.url)
+    elif current_revision(settings.database.url) != head_revision():
+        log.error("the database schema is not current: run `pullgate migrate` first")
+        return 2
+    _install_uvloop()
+    log.info("pullgate listening on http://%s", settings.listen)
+    web.run_app(
+        build_app(settings),
+        host=settings.listen_host,
+        port=settings.listen_port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=30,
+    )
+    return 0
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop  # noqa: PLC0415 - optional: absent on platforms without a wheel
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -1,0 +1,58 @@
+"""Prometheus metrics, owned by the application rather than by the module.
+
+A fresh `CollectorRegistry` per application keeps tests (which build many apps in one
+process) from sharing counters, and keeps module state immutable.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "pullgate_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "pullgate_http_request_duration_seconds",
+            "Time to answer (headers and body)",
+            ["route"],
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "pullgate_cache_hits", "Requests served from the cache", ["kind"], registry=r
+        )
+        self.cache_misses = Counter(
+            "pullgate_cache_misses", "Requests that needed the upstream", ["kind"], registry=r
+        )
+        self.upstream_bytes = Counter(
+            "pullgate_upstream_bytes", "Body bytes received from upstreams", ["upstream"], registry=r
+        )
+        self.client_bytes = Counter(
+            "pullgate_client_bytes", "Body bytes sent to clients", ["kind"], registry=r
+        )
+        self.upstream_errors = Counter(
+            "pullgate_upstream_errors", "Failed upstream requests by kind", ["upstream", "kind"], registry=r
+        )
+        self.inflight_fetches = Gauge(
+            "pullgate_inflight_fetches", "Upstream blob fetches under way", registry=r
+        )
+        self.digest_mismatches = Counter(
+            "pullgate_digest_mismatches",
+            "Upstream content that did not match its digest",
+            ["upstream"],
+            registry=r,
+        )
+        self.stale_tags = Counter(
+            "pullgate_stale_tags_served", "Tags served stale after an upstream failure", registry=r
+        )
+        self.evicted_bytes = Counter("pullgate_evicted_bytes", "Bytes removed by cache eviction", registry=r)
+        self.cache_bytes = Gauge("pullgate_cache_bytes", "Bytes held in the content store", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""pullgate's tests: unit/ (no sockets), integration/, e2e/, and support/ for shared fixtures."""

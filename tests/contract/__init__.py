@@ -1,0 +1,1 @@
+"""Behaviour every storage backend must share, run once per backend."""

@@ -1,0 +1,308 @@
+"""A registry that misbehaves on demand, speaking the real distribution protocol over a socket.
+
+It serves images given to it (manifests by tag or digest, blobs by digest, with the
+headers distribution sends) and, per path suffix, applies ``Fault`` rules: wrong bytes,
+truncated bodies, stalls, 429 with Retry-After, N errors then success, 404. A real
+registry cannot be made to do these things, which is the only reason this fake exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from tests.support.images import Image, Index
+from tests.support.requestlog import RecordedRequest, RequestLog
+from tests.support.serve import ServerThread
+
+__all__ = ["Fault", "FaultKind", "FaultyRegistry"]
+
+_ROUTE = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)$")
+_TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+_FLIP = bytes(255 - i for i in range(256))
+_API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+class FaultKind(StrEnum):
+    WRONG_BYTES = "wrong_bytes"  # same length, every byte flipped: the digest will not match
+    TRUNCATE = "truncate"  # Content-Length N, N/2 bytes, then the connection closes
+    STALL_BODY = "stall_body"  # headers sent, then nothing
+    STALL = "stall"  # request read, never answered (or answered after ``delay``)
+    TOO_MANY_REQUESTS = "too_many_requests"  # 429 with Retry-After
+    STATUS = "status"  # an error status (500 by default), e.g. ``times=k`` then success
+    NOT_FOUND = "not_found"  # 404 with the OCI error body for the path
+
+
+_BODY_FAULTS = frozenset({FaultKind.WRONG_BYTES, FaultKind.TRUNCATE, FaultKind.STALL_BODY})
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to matching requests; ``times`` limits it to the first N (None: always)."""
+
+    kind: FaultKind
+    times: int | None = None
+    status: int = 500
+    retry_after: int = 1
+    delay: float | None = None  # STALL only: answer normally after this many seconds
+    methods: frozenset[str] | None = None  # None: any method
+
+    @classmethod
+    def wrong_bytes(cls, times: int | None = None) -> Fault:
+        return cls(FaultKind.WRONG_BYTES, times)
+
+    @classmethod
+    def truncate(cls, times: int | None = None) -> Fault:
+        return cls(FaultKind.TRUNCATE, times)
+
+    @classmethod
+    def stall_body(cls, times: int | None = None) -> Fault:
+        return cls(FaultKind.STALL_BODY, times)
+
+    @classmethod
+    def stall(cls, times: int | None = None, delay: float | None = None) -> Fault:
+        return cls(FaultKind.STALL, times, delay=delay)
+
+    @classmethod
+    def too_many_requests(cls, retry_after: int = 1, times: int | None = None) -> Fault:
+        return cls(FaultKind.TOO_MANY_REQUESTS, times, status=429, retry_after=retry_after)
+
+    @classmethod
+    def error(cls, status: int = 500, times: int | None = 1) -> Fault:
+        return cls(FaultKind.STATUS, times, status=status)
+
+    @classmethod
+    def not_found(cls, times: int | None = None) -> Fault:
+        return cls(FaultKind.NOT_FOUND, times, status=404)
+
+
+@dataclass
+class _Rule:
+    path_suffix: str
+    fault: Fault
+    hits: int = 0
+
+    def applies(self, method: str, path: str) -> bool:
+        fault = self.fault
+        if not path.endswith(self.path_suffix):
+            return False
+        if fault.methods is not None and method not in fault.methods:
+            return False
+        if method == "HEAD" and fault.kind in _BODY_FAULTS:
+            return False  # a HEAD has no body to corrupt
+        return fault.times is None or self.hits < fault.times
+
+
+class _HungUp(Exception):
+    """Raised after closing a connection mid-body; aiohttp must not finish that response."""
+
+    def __init__(self, sent: int) -> None:
+        super().__init__(sent)
+        self.sent = sent
+
+
+@dataclass
+class _Content:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class FaultyRegistry:
+    """Serve images over HTTP and misbehave where ``inject`` says."""
+
+    def __init__(self) -> None:
+        self.log = RequestLog()
+        self._manifests: dict[tuple[str, str], tuple[str, bytes, str]] = {}
+        self._blobs: dict[tuple[str, str], bytes] = {}
+        self._tags: dict[str, list[str]] = {}
+        self._rules: list[_Rule] = []
+        self._lock = threading.Lock()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._server = ServerThread(app)
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def add(self, repo: str, image: Image | Index, tag: str | None = None) -> None:
+        """Serve ``image`` (children and blobs included) in ``repo``, by digest and by ``tag``."""
+        for digest, (media_type, body) in image.manifests.items():
+            self._manifests[(repo, digest)] = (media_type, body, digest)
+        for digest, data in image.all_blobs.items():
+            self._blobs[(repo, digest)] = data
+        if tag is not None:
+            self._manifests[(repo, tag)] = (image.media_type, image.manifest_bytes, image.digest)
+            self._tags.setdefault(repo, []).append(tag)
+
+    def inject(self, path_suffix: str, fault: Fault) -> None:
+        """Apply ``fault`` to requests whose path ends with ``path_suffix`` (e.g. a digest).
+
+        When several rules match, the most recently injected one that still has uses left wins.
+        """
+        with self._lock:
+            self._rules.append(_Rule(path_suffix, fault))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def count(self, method: str | None = None, path_suffix: str = "") -> int:
+        return self.log.count(method, path_suffix)
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for rule in reversed(self._rules):  # the newest rule wins
+                if rule.applies(method, path):
+                    rule.hits += 1
+                    return rule.fault
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        fault = self._take_fault(request.method, request.path)
+        content = self._resolve(request)
+        status, sent = content.status, 0
+        try:
+            response, sent = await self._send(request, content, fault)
+            status = response.status
+            return response
+        except _HungUp as hung:
+            sent = hung.sent
+            raise asyncio.CancelledError from None
+        finally:
+            self.log.add(RecordedRequest(request.method, request.path, request.query_string, status, sent))
+
+    async def _send(
+        self, request: web.Request, content: _Content, fault: Fault | None
+    ) -> tuple[web.StreamResponse, int]:
+        if fault is None:
+            return await _write(request, content, content.body)
+        if fault.kind is FaultKind.STALL:
+            if fault.delay is None:
+                await asyncio.Event().wait()  # until the client gives up or the server stops
+            await asyncio.sleep(fault.delay or 0)
+            return await _write(request, content, content.body)
+        if fault.kind in (FaultKind.STATUS, FaultKind.TOO_MANY_REQUESTS, FaultKind.NOT_FOUND):
+            return await _write(request, _fault_status(fault, request.path), None)
+        if fault.kind is FaultKind.WRONG_BYTES:
+            return await _write(request, content, content.body.translate(_FLIP))
+        return await _broken_body(request, content, fault.kind)
+
+    def _resolve(self, request: web.Request) -> _Content:
+        """What an honest distribution registry would answer."""
+        if request.path in ("/v2", "/v2/"):
+            return _Content(200, {"Content-Type": "application/json"}, b"{}")
+        if tags := _TAGS.match(request.path):
+            name = tags["name"]
+            body = json.dumps({"name": name, "tags": self._tags.get(name, [])}).encode()
+            return _Content(200, {"Content-Type": "application/json"}, body)
+        route = _ROUTE.match(request.path)
+        if route is None or request.method not in ("GET", "HEAD"):
+            return _error(404 if route is None else 405, "UNSUPPORTED", "not served by the faulty registry")
+        key = (route["name"], route["ref"])
+        if route["kind"] == "manifests":
+            if key not in self._manifests:
+                return _error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+            media_type, body, digest = self._manifests[key]
+            return _Content(200, {"Content-Type": media_type, "Docker-Content-Digest": digest}, body)
+        if key not in self._blobs:
+            return _error(404, "BLOB_UNKNOWN", "blob unknown to registry")
+        return _blob(key[1], self._blobs[key], request.headers.get("Range"))
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _error(status: int, code: str, message: str) -> _Content:
+    body = json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}).encode()
+    return _Content(status, {"Content-Type": "application/json"}, body)
+
+
+def _fault_status(fault: Fault, path: str) -> _Content:
+    if fault.kind is FaultKind.TOO_MANY_REQUESTS:
+        content = _error(429, "TOOMANYREQUESTS", "too many requests")
+        content.headers["Retry-After"] = str(fault.retry_after)
+        return content
+    if fault.kind is FaultKind.NOT_FOUND:
+        code = "MANIFEST_UNKNOWN" if "/manifests/" in path else "BLOB_UNKNOWN"
+        return _error(404, code, "not found (injected)")
+    return _error(fault.status, "UNKNOWN", "injected failure")
+
+
+def _blob(digest: str, data: bytes, range_header: str | None) -> _Content:
+    headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": digest}
+    headers["Accept-Ranges"] = "bytes"
+    match = _RANGE.match(range_header or "")
+    if match is None:
+        return _Content(200, headers, data)
+    start = int(match[1])
+    end = int(match[2]) if match[2] else len(data) - 1
+    if start >= len(data) or end < start:
+        return _Content(416, {"Content-Range": f"bytes */{len(data)}"})
+    end = min(end, len(data) - 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return _Content(206, headers, data[start : end + 1])
+
+
+async def _write(
+    request: web.Request, content: _Content, body: bytes | None
+) -> tuple[web.StreamResponse, int]:
+    """Send ``content`` with ``body`` (None: the content's own body); HEAD sends headers only."""
+    payload = content.body if body is None else body
+    response = web.StreamResponse(status=content.status, headers={**_API_HEADER, **content.headers})
+    response.content_length = len(payload)
+    await response.prepare(request)
+    if request.method != "HEAD":
+        await response.write(payload)
+    await response.write_eof()
+    return response, 0 if request.method == "HEAD" else len(payload)
+
+
+async def _broken_body(
+    request: web.Request, content: _Content, kind: FaultKind
+) -> tuple[web.StreamResponse, int]:
+    """Promise the full Content-Length, then stall or hang up halfway."""
+    response = web.StreamResponse(status=content.status, headers={**_API_HEADER, **content.headers})
+    response.content_length = len(content.body)
+    await response.prepare(request)
+    if kind is FaultKind.STALL_BODY:
+        await asyncio.Event().wait()
+    half = content.body[: len(content.body) // 2]
+    await response.write(half)
+    assert request.transport is not None
+    request.transport.close()
+    raise _HungUp(len(half))

@@ -1,0 +1,125 @@
+"""A counting reverse proxy in front of a real registry.
+
+Put it between the proxy under test and its upstream to prove how often the upstream was
+asked for something (single-flight: one blob GET however many clients pulled). Bodies
+stream both ways untouched (no decompression, no redirects followed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from tests.support.requestlog import RecordedRequest, RequestLog
+from tests.support.serve import ServerThread
+
+__all__ = ["HOP_BY_HOP", "Relay"]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
+_CHUNK = 64 * 1024
+_SESSION = web.AppKey("relay_session", aiohttp.ClientSession)
+
+
+class Relay:
+    """Forward everything to ``upstream_url`` and record (method, path, query, status, bytes)."""
+
+    def __init__(self, upstream_url: str) -> None:
+        self.upstream_url = upstream_url.rstrip("/")
+        self.log = RequestLog()
+        app = web.Application()
+        app.cleanup_ctx.append(self._session_ctx)
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._server = ServerThread(app)
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.log.entries
+
+    def count(self, method: str | None = None, path_suffix: str = "") -> int:
+        """How many requests with ``method`` (any if None) had a path ending in ``path_suffix``."""
+        return self.log.count(method, path_suffix)
+
+    @staticmethod
+    async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+        # auto_decompress off: the relay must pass the upstream's bytes through verbatim.
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            app[_SESSION] = session
+            yield
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        status, sent = 502, 0
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
+        body = request.content.iter_chunked(_CHUNK) if request.body_exists else None
+        url = self.upstream_url + request.rel_url.raw_path_qs
+        session = request.app[_SESSION]
+        try:
+            async with session.request(
+                request.method, url, headers=headers, data=body, allow_redirects=False
+            ) as upstream:
+                status = upstream.status
+                response = web.StreamResponse(
+                    status=upstream.status, headers=self._response_headers(upstream)
+                )
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_chunked(_CHUNK):
+                    await response.write(chunk)
+                    sent += len(chunk)
+                await response.write_eof()
+                return response
+        finally:
+            self.log.add(RecordedRequest(request.method, request.path, request.query_string, status, sent))
+
+    def _response_headers(self, upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+        headers = CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP)
+        location = headers.get("Location")
+        if location and location.startswith(self.upstream_url):
+            headers["Location"] = self.url + location[len(self.upstream_url) :]
+        return headers
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

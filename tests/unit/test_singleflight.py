@@ -1,0 +1,110 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from proxy.cache.lru import LRU
+from proxy.cache.singleflight import Coalescer, Fill, FillFailedError
+
+
+async def test_coalescer_runs_once_for_concurrent_callers() -> None:
+    calls = 0
+
+    async def work() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return 42
+
+    coalescer: Coalescer[str, int] = Coalescer()
+    results = await asyncio.gather(*(coalescer.run("k", work) for _ in range(20)))
+    assert results == [42] * 20 and calls == 1 and len(coalescer) == 0
+
+
+async def test_coalescer_caller_cancellation_does_not_cancel_others() -> None:
+    release = asyncio.Event()
+
+    async def work() -> str:
+        await release.wait()
+        return "done"
+
+    coalescer: Coalescer[str, str] = Coalescer()
+    first = asyncio.create_task(coalescer.run("k", work))
+    second = asyncio.create_task(coalescer.run("k", work))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second == "done"
+
+
+async def _collect(fill: Fill, **kwargs: int) -> bytes:
+    return b"".join([chunk async for chunk in fill.follow(chunk_size=7, **kwargs)])
+
+
+async def test_followers_stream_while_bytes_arrive_but_not_the_last_byte(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"")
+    fill = Fill("k")
+    fill.begin(spool, 20)
+    reader = asyncio.create_task(_collect(fill))
+    spool.write_bytes(b"0123456789")
+    fill.advance(10)
+    await asyncio.sleep(0.05)
+    spool.write_bytes(b"0123456789abcdefghij")
+    fill.advance(20)
+    await asyncio.sleep(0.05)
+    assert not reader.done(), "the final byte must wait for the commit"
+    fill.commit(20)
+    assert await reader == b"0123456789abcdefghij"
+
+
+async def test_failed_fill_aborts_followers(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"abc")
+    fill = Fill("k")
+    fill.begin(spool, 3)
+    fill.advance(3)
+    received: list[bytes] = []
+
+    async def follow() -> None:
+        async for chunk in fill.follow():
+            received.append(chunk)
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.02)
+    fill.fail(RuntimeError("digest mismatch"))
+    with pytest.raises(FillFailedError):
+        await task
+    assert b"".join(received) == b"ab"
+
+
+async def test_failure_before_start_raises_the_cause() -> None:
+    fill = Fill("k")
+    waiter = asyncio.create_task(fill.started())
+    await asyncio.sleep(0)
+    fill.fail(ValueError("upstream 404"))
+    with pytest.raises(ValueError, match="upstream 404"):
+        await waiter
+
+
+async def test_finished_waits_for_commit(tmp_path: Path) -> None:
+    fill = Fill("k")
+    fill.begin(tmp_path / "x", None)
+    waiter = asyncio.create_task(fill.finished())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    fill.commit(0)
+    await waiter
+
+
+def test_lru_by_weight() -> None:
+    lru: LRU[str, bytes] = LRU(10, len)
+    lru.put("a", b"12345")
+    lru.put("b", b"12345")
+    assert lru.get("a") == b"12345"  # a is now the most recent
+    lru.put("c", b"1")
+    assert lru.get("b") is None and lru.get("a") is not None
+    lru.put("huge", b"x" * 11)
+    assert lru.get("huge") is None
+    lru.discard_where(lambda k: k == "a")
+    assert lru.get("a") is None and len(lru) == 1
