@@ -13,7 +13,15 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "ManifestBlob", "ManifestChild", "ManifestRecord", "Repository", "StoredObject", "TagRecord"]
+__all__ = [
+    "Base",
+    "ManifestBlob",
+    "ManifestChild",
+    "ManifestRecord",
+    "Repository",
+    "StoredObject",
+    "TagRecord",
+]
 
 # Explicit constraint names keep alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {

@@ -37,6 +37,7 @@ __all__ = ["build_app"]
 
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[middlewares.access_log, middlewares.errors], client_max_size=64 * 1024)
+    app.on_response_prepare.append(middlewares.stamp_request_id)
     app.add_routes(ops.routes)
     app.add_routes(registry.routes)
     app.cleanup_ctx.append(lambda a: _lifetime(a, settings))
@@ -58,7 +59,9 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
         access = AccessTracker(meta, settings.cache.access_flush_interval)
         stack.push_async_callback(access.flush)  # a graceful stop keeps the last access times
         metrics = Metrics()
-        mirror, evictor = _mirror(settings, store, meta, upstreams, access, metrics)
+        mirror, evictor = _mirror(
+            settings=settings, store=store, meta=meta, upstreams=upstreams, access=access, metrics=metrics
+        )
         stack.push_async_callback(mirror.blobs.close)
         app[SERVICES] = Services(
             mirror=mirror,
@@ -74,6 +77,7 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
 
 
 def _mirror(
+    *,
     settings: Settings,
     store: BlobStore,
     meta: MetadataStore,

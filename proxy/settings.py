@@ -37,8 +37,18 @@ DOCKER_HUB_NAME = "docker.io"
 DOCKER_HUB_HOSTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b?|b)?\s*", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
-               "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "m": 1000**2,
+    "g": 1000**3,
+    "t": 1000**4,
+    "ki": 1024,
+    "mi": 1024**2,
+    "gi": 1024**3,
+    "ti": 1024**4,
+}
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*")
 _DURATION_UNITS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -212,20 +222,23 @@ class Settings(_Section):
             raise ValueError(f"listen {value!r} must be host:port")
         return value
 
-    @model_validator(mode="after")
-    def _upstreams(self) -> Settings:
-        if not self.upstreams:
+    @field_validator("upstreams")
+    @classmethod
+    def _upstreams(cls, upstreams: tuple[UpstreamSettings, ...]) -> tuple[UpstreamSettings, ...]:
+        # A field validator, not a model one: it runs even when other fields fail, so its
+        # problems are listed together with theirs.
+        if not upstreams:
             raise ValueError("at least one upstream is required")
-        defaults = [u.name for u in self.upstreams if u.default]
+        defaults = [u.name for u in upstreams if u.default]
         if len(defaults) != 1:
             raise ValueError(f"exactly one upstream must be default: true (found {len(defaults)})")
         seen: set[str] = set()
-        for upstream in self.upstreams:
+        for upstream in upstreams:
             for label in (upstream.name, *upstream.aliases):
                 if label in seen:
                     raise ValueError(f"upstream name or alias {label!r} is used twice")
                 seen.add(label)
-        return self
+        return upstreams
 
     @property
     def listen_host(self) -> str:
@@ -245,7 +258,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG":
             continue
-        path = key[len(ENV_PREFIX):].lower().split("__")
+        path = key[len(ENV_PREFIX) :].lower().split("__")
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})

@@ -8,6 +8,7 @@ to the log, never to the client).
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -17,24 +18,25 @@ from aiohttp.typedefs import Handler
 from proxy.api.context import ABORTED, BYTES_KIND, REQUEST_ID, ROUTE, SERVICES, UPSTREAM
 from proxy.oci.errors import ErrorCode, RegistryError
 
-__all__ = ["access_log", "errors"]
+__all__ = ["access_log", "errors", "stamp_request_id"]
 
 log = logging.getLogger("pullgate.access")
 errlog = logging.getLogger(__name__)
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HTTP_TO_CODE = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.DENIED, 405: ErrorCode.UNSUPPORTED}
 
 
-def render(error: RegistryError, request_id: str | None) -> web.Response:
+def render(error: RegistryError) -> web.Response:
     headers = {"Docker-Distribution-API-Version": "registry/2.0", **error.headers}
-    if request_id:
-        headers["X-Request-Id"] = request_id
     return web.json_response(error.body(), status=error.status, headers=headers)
 
 
 @web.middleware
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    # A caller's id is kept (to follow a pull across proxies) only when it is plainly an id.
+    offered = request.headers.get("X-Request-Id", "")
+    request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
@@ -80,27 +82,31 @@ def _record(request: web.Request, response: web.StreamResponse | None, status: i
     )
 
 
+async def stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: every response, streamed ones too, names its request id."""
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RegistryError as exc:
-        return render(exc, request.get(REQUEST_ID))
+        return render(exc)
     except web.HTTPException as exc:
         if not request.path.startswith("/v2") or exc.status < 400:
             raise
         code = _HTTP_TO_CODE.get(
             exc.status, ErrorCode.UNSUPPORTED if exc.status == 404 else ErrorCode.UNKNOWN
         )
-        return render(RegistryError(code, exc.reason), request.get(REQUEST_ID))
+        return render(RegistryError(code, exc.reason))
     except Exception:
         request_id = request.get(REQUEST_ID)
         errlog.exception(
             "unhandled error answering %s %s (request %s)", request.method, request.path, request_id
         )
         return render(
-            RegistryError(
-                ErrorCode.UNKNOWN, f"internal error; quote request id {request_id} to the operator"
-            ),
-            request_id,
+            RegistryError(ErrorCode.UNKNOWN, f"internal error; quote request id {request_id} to the operator")
         )

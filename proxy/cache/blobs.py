@@ -115,7 +115,8 @@ class BlobCache:
         if not fetch:
             return BlobSource(digest, await self._confirm(key, digest), None, None, self)
         self._metrics.cache_misses.labels("blob").inc()
-        fill = self._start_fill(key, digest)
+        # Looked up again: another request may have started the fill while we awaited stat().
+        fill = self._fills.get(str(digest)) or self._start_fill(key, digest)
         await fill.started()
         return BlobSource(digest, fill.size, None, fill, self)
 
@@ -162,51 +163,56 @@ class BlobCache:
         return fill
 
     async def _run_fill(self, fill: Fill, key: RepoKey, digest: Digest) -> None:
-        upload: Upload | None = None
         self._metrics.inflight_fetches.inc()
+        uploads: list[Upload] = []
+        failure: BaseException | None = None
         try:
-            declared = await self._meta.blob_size_in_repository(
-                await self._repositories.get(key), str(digest)
-            )
-            async with self._upstreams[key.upstream].open_blob(key.name, digest) as stream:
-                size = stream.size if stream.size is not None else declared
-                upload = await self.store.new_upload()
-                fill.begin(upload.path, size)
-                async for chunk in stream.chunks(DEFAULT_CHUNK):
-                    await upload.write(chunk)
-                    self._metrics.upstream_bytes.labels(key.upstream).inc(len(chunk))
-                    if size is not None and upload.size > size:
-                        raise DigestMismatchError(digest, None, size, upload.size)
-                    fill.advance(upload.size)
-                await upload.commit(digest, size)
-            await self._meta.record_object(str(digest), upload.size, "blob", datetime.now(UTC))
-            self._known.put((key, digest), upload.size)
-            fill.commit(upload.size)
+            size = await self._copy(fill, key, digest, uploads)
+            await self._meta.record_object(str(digest), size, "blob", datetime.now(UTC))
+            self._known.put((key, digest), size)
+            fill.commit(size)
         except DigestMismatchError as exc:
             self._metrics.digest_mismatches.labels(key.upstream).inc()
             log.error(
                 "possible cache poisoning: upstream %s sent %s for %s: %s", key.upstream, digest, key, exc
             )
-            fill.fail(
-                RegistryError(
-                    ErrorCode.UPSTREAM_ERROR,
-                    f"upstream {key.upstream} sent content that does not match {digest}",
-                )
-            )
+            message = f"upstream {key.upstream} sent content that does not match {digest}"
+            failure = RegistryError(ErrorCode.UPSTREAM_ERROR, message)
         except UpstreamError as exc:
             self._metrics.upstream_errors.labels(key.upstream, exc.kind.name).inc()
-            fill.fail(to_registry_error(exc, "blob"))
+            failure = to_registry_error(exc, "blob")
         except asyncio.CancelledError:
-            fill.fail(RegistryError(ErrorCode.UNAVAILABLE, "pullgate is shutting down"))
+            failure = RegistryError(ErrorCode.UNAVAILABLE, "pullgate is shutting down")
             raise
         except Exception as exc:
             log.exception("fill of %s for %s failed", digest, key)
-            fill.fail(exc)
+            failure = exc
         finally:
-            if upload is not None and fill.state is not FillState.COMMITTED:
-                await upload.abort()
+            if failure is not None:
+                # The spool file goes before anyone hears of the failure: nothing half-written stays.
+                for upload in uploads:
+                    await upload.abort()
+                fill.fail(failure)
             self._fills.pop(fill.key, None)
             self._metrics.inflight_fetches.dec()
+
+    async def _copy(self, fill: Fill, key: RepoKey, digest: Digest, uploads: list[Upload]) -> int:
+        """Stream the blob from upstream into a spool file, verify it and commit it; its size."""
+        repository_id = await self._repositories.get(key)
+        declared = await self._meta.blob_size_in_repository(repository_id, str(digest))
+        async with self._upstreams[key.upstream].open_blob(key.name, digest) as stream:
+            size = stream.size if stream.size is not None else declared
+            upload = await self.store.new_upload()
+            uploads.append(upload)
+            fill.begin(upload.path, size)
+            async for chunk in stream.chunks(DEFAULT_CHUNK):
+                await upload.write(chunk)
+                self._metrics.upstream_bytes.labels(key.upstream).inc(len(chunk))
+                if size is not None and upload.size > size:
+                    raise DigestMismatchError(digest, None, size, upload.size)
+                fill.advance(upload.size)
+            await upload.commit(digest, size)
+        return upload.size
 
     async def close(self) -> None:
         for task in list(self._tasks):

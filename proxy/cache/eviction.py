@@ -53,23 +53,27 @@ class Evictor:
             except Exception:
                 log.exception("eviction pass failed; will retry")
 
-    async def evict(self) -> int:
-        """One pass: remove LRU objects until the store is within budget. Returns bytes freed."""
+    async def evict(self, budget: int | None = None) -> int:
+        """One pass: remove LRU objects until the store is within budget. Returns bytes freed.
+
+        `budget` overrides `cache.max_bytes` for this pass (an admin purge asks for less).
+        """
+        limit = self._max_bytes if budget is None else budget
         total = await self._meta.total_stored_bytes()
         self._metrics.cache_bytes.set(total)
-        if self._max_bytes is None or total <= self._max_bytes:
+        if limit is None or total <= limit:
             return 0
         freed = 0
-        while total - freed > self._max_bytes:
+        while total - freed > limit:
             candidates = await self._meta.least_recently_used(_BATCH, skip=self._busy())
             if not candidates:
                 log.warning(
                     "cache is over budget by %d bytes but nothing can be evicted",
-                    total - freed - self._max_bytes,
+                    total - freed - limit,
                 )
                 break
             for row in candidates:
-                if total - freed <= self._max_bytes:
+                if total - freed <= limit:
                     break
                 if row.digest in self._busy():
                     continue
@@ -79,7 +83,7 @@ class Evictor:
                     break  # its blobs just became candidates: re-read the LRU order
         self._metrics.evicted_bytes.inc(freed)
         self._metrics.cache_bytes.set(total - freed)
-        log.info("evicted %d bytes; cache now %d of %d bytes", freed, total - freed, self._max_bytes)
+        log.info("evicted %d bytes; cache now %d of %d bytes", freed, total - freed, limit)
         return freed
 
     async def _remove(self, digest_text: str) -> None:

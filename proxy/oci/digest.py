@@ -51,7 +51,9 @@ class Digest:
             raise InvalidDigestError(f"digest {text!r} has no algorithm prefix")
         pattern = _ENCODED.get(algorithm)
         if pattern is None:
-            raise InvalidDigestError(f"digest algorithm {algorithm!r} is not supported (use sha256 or sha512)")
+            raise InvalidDigestError(
+                f"digest algorithm {algorithm!r} is not supported (use sha256 or sha512)"
+            )
         if not pattern.fullmatch(encoded):
             raise InvalidDigestError(f"digest {text!r} is not a valid {algorithm} digest")
         return cls(algorithm, encoded)

@@ -151,6 +151,8 @@ def _platform(value: Any) -> Platform | None:
 def _annotations(value: Any) -> dict[str, str]:
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise InvalidManifestError("annotations must map strings to strings")
     return dict(value)

@@ -20,7 +20,18 @@ def test_ranges(header: str, expected: ByteRange) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["bytes=", "bytes=-", "bytes=5-1", "bytes=100-", "bytes=-0", "items=0-1", "bytes=0-1,3-4", "bytes=a-b", "0-1"]
+    "header",
+    [
+        "bytes=",
+        "bytes=-",
+        "bytes=5-1",
+        "bytes=100-",
+        "bytes=-0",
+        "items=0-1",
+        "bytes=0-1,3-4",
+        "bytes=a-b",
+        "0-1",
+    ],
 )
 def test_invalid_ranges(header: str) -> None:
     with pytest.raises(RegistryError) as caught:

@@ -31,13 +31,22 @@ def router() -> Router:
         ("library/demo/manifests/1", "127.0.0.1:5001", "127.0.0.1:5001", "library/demo", "manifests", "1"),
         ("demo/manifests/1", "127.0.0.1:5001", "127.0.0.1:5001", "demo", "manifests", "1"),
         ("a/manifests/b/manifests/c", None, "docker.io", "a/manifests/b", "manifests", "c"),
-        ("ghcr.io/referrers/sha256:" + HEX, None, "docker.io", "library/ghcr.io", "referrers", "sha256:" + HEX),
+        (
+            "ghcr.io/referrers/sha256:" + HEX,
+            None,
+            "docker.io",
+            "library/ghcr.io",
+            "referrers",
+            "sha256:" + HEX,
+        ),
         ("x/manifests/sha256%3A" + HEX, None, "docker.io", "library/x", "manifests", "sha256:" + HEX),
         ("x/blobs/uploads/", None, "docker.io", "library/x", "uploads", None),
         ("x/blobs/uploads/abc", None, "docker.io", "library/x", "uploads", None),
     ],
 )
-def test_routes(router: Router, tail: str, ns: str | None, upstream: str, name: str, endpoint: str, reference: str | None) -> None:
+def test_routes(
+    router: Router, tail: str, ns: str | None, upstream: str, name: str, endpoint: str, reference: str | None
+) -> None:
     request = router.route(tail, ns)
     assert (request.key.upstream, str(request.key.name), request.endpoint, request.reference) == (
         upstream,
@@ -71,7 +80,11 @@ def test_refused(router: Router, tail: str, ns: str | None, code: ErrorCode) -> 
 
 @pytest.mark.parametrize(
     ("reference", "code"),
-    [("sha256:abc", ErrorCode.DIGEST_INVALID), ("md5:" + HEX, ErrorCode.DIGEST_INVALID), (".bad", ErrorCode.MANIFEST_INVALID)],
+    [
+        ("sha256:abc", ErrorCode.DIGEST_INVALID),
+        ("md5:" + HEX, ErrorCode.DIGEST_INVALID),
+        (".bad", ErrorCode.MANIFEST_INVALID),
+    ],
 )
 def test_invalid_references(router: Router, reference: str, code: ErrorCode) -> None:
     with pytest.raises(RegistryError) as caught:

@@ -92,12 +92,17 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
     secret.write_text("s3cr3t\n")
     settings = load_settings(
         None,
-        {"PULLGATE_UPSTREAMS": f"[{{name: a.io, url: 'https://a.io', default: true, username: u, password_file: {secret}}}]"},
+        {
+            "PULLGATE_UPSTREAMS": f"[{{name: a.io, url: 'https://a.io', default: true, username: u, password_file: {secret}}}]"
+        },
     )
     upstream = settings.default_upstream
     assert upstream.secret() == "s3cr3t"
     assert "s3cr3t" not in repr(settings) and "s3cr3t" not in settings.model_dump_json()
     inline = load_settings(
-        None, {"PULLGATE_UPSTREAMS": "[{name: a.io, url: 'https://a.io', default: true, username: u, password: hunter2}]"}
+        None,
+        {
+            "PULLGATE_UPSTREAMS": "[{name: a.io, url: 'https://a.io', default: true, username: u, password: hunter2}]"
+        },
     )
     assert "hunter2" not in repr(inline) and "hunter2" not in inline.model_dump_json()

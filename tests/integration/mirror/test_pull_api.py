@@ -16,8 +16,8 @@ from tests.support.images import (
     Index,
     canonical_json,
 )
-from tests.support.push import MANIFEST_ACCEPT
 from tests.support.pullgate import MakePullgate, upstream_entry
+from tests.support.push import MANIFEST_ACCEPT
 from tests.support.registry import RunningRegistry
 
 

@@ -7,11 +7,21 @@ from proxy.oci.digest import Digest
 from proxy.oci.manifest import MAX_MANIFEST_BYTES, InvalidManifestError, parse_manifest
 
 CONFIG = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": str(Digest.of(b"c")), "size": 1}
-LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": str(Digest.of(b"l")), "size": 1}
+LAYER = {
+    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "digest": str(Digest.of(b"l")),
+    "size": 1,
+}
 
 
 def image(**extra: object) -> bytes:
-    doc = {"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST, "config": CONFIG, "layers": [LAYER], **extra}
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": CONFIG,
+        "layers": [LAYER],
+        **extra,
+    }
     return json.dumps(doc).encode()
 
 
@@ -22,7 +32,11 @@ def test_image_manifest_references() -> None:
 
 
 def test_index_children_and_platforms() -> None:
-    child = {**LAYER, "mediaType": mediatypes.OCI_MANIFEST, "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}}
+    child = {
+        **LAYER,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "platform": {"os": "linux", "architecture": "arm", "variant": "v7"},
+    }
     data = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": [child]}).encode()
     manifest = parse_manifest(data, None)
     assert manifest.is_index and manifest.blobs == ()

@@ -64,7 +64,15 @@ def test_reference_is_digest_when_prefixed() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [f"sha256:{HEX[:-1]}", f"sha256:{HEX.upper()}", f"sha512:{HEX}", "sha256", f"sha256:{HEX}0", ":" + HEX, "x" * 300],
+    [
+        f"sha256:{HEX[:-1]}",
+        f"sha256:{HEX.upper()}",
+        f"sha512:{HEX}",
+        "sha256",
+        f"sha256:{HEX}0",
+        ":" + HEX,
+        "x" * 300,
+    ],
 )
 def test_invalid_digests(text: str) -> None:
     with pytest.raises(InvalidDigestError):

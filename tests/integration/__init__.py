@@ -1,0 +1,1 @@
+"""Tests against real components: databases, registries, stores on temporary directories."""
