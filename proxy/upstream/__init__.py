@@ -1,0 +1,19 @@
+"""Upstream registries: the client that fetches from them, its authentication and retries.
+
+The service layer uses `UpstreamRegistry` and turns `UpstreamError` into what a registry
+client sees with `to_registry_error`.
+"""
+
+from proxy.upstream.client import BlobStream, FetchedManifest, ManifestHead, TagPage, UpstreamRegistry
+from proxy.upstream.errors import UpstreamError, UpstreamErrorKind, to_registry_error
+
+__all__ = [
+    "BlobStream",
+    "FetchedManifest",
+    "ManifestHead",
+    "TagPage",
+    "UpstreamError",
+    "UpstreamErrorKind",
+    "UpstreamRegistry",
+    "to_registry_error",
+]

@@ -1,0 +1,333 @@
+"""One upstream registry, spoken to over the OCI distribution API (pull side only).
+
+`UpstreamRegistry` owns an aiohttp session for its upstream. Every call authenticates
+(pre-emptively when a token is cached), retries temporary failures while nothing has been
+handed to the caller, caps what it buffers, and raises `UpstreamError` for every failure.
+Nothing here verifies digests: bytes are untrusted until the caller has hashed them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TypeVar
+
+import aiohttp
+from aiohttp import hdrs
+from yarl import URL
+
+from proxy.oci import mediatypes
+from proxy.oci.digest import Digest, InvalidDigestError
+from proxy.oci.manifest import MAX_MANIFEST_BYTES
+from proxy.oci.reference import RepositoryName
+from proxy.settings import UpstreamClientSettings, UpstreamSettings
+from proxy.upstream.auth import Authenticator, Credentials, pull_scope
+from proxy.upstream.errors import (
+    UpstreamError,
+    UpstreamErrorKind,
+    error_from_response,
+    protocol_error,
+    read_body,
+    redact_url,
+    translate_client_errors,
+)
+from proxy.upstream.retry import RetryPolicy
+
+__all__ = ["BlobStream", "FetchedManifest", "ManifestHead", "TagPage", "UpstreamRegistry"]
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_USER_AGENT = "pullgate/0.1"
+_MANIFEST_HEADERS: Mapping[str, str] = MappingProxyType({hdrs.ACCEPT: ", ".join(mediatypes.MANIFEST_TYPES)})
+_MAX_TAG_LIST_BYTES = 16 * 1024 * 1024  # ~300k tags: far beyond any real page
+_LINK_RE = re.compile(r"<([^>]*)>([^,]*)")
+_REL_NEXT_RE = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedManifest:
+    data: bytes = field(repr=False)
+    media_type: str
+    digest: Digest | None  # Docker-Content-Digest as the upstream declared it; not verified
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    digest: Digest | None
+    media_type: str | None
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TagPage:
+    tags: list[str]
+    next_last: str | None  # pass as `last` to fetch the next page; None when this is the last one
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    path: str  # below the upstream URL, starting with /v2/
+    scope: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Sequence[tuple[str, str]] = ()
+    passthrough: frozenset[int] = frozenset()  # error statuses the caller handles itself
+    authenticate: bool = True
+
+
+class BlobStream:
+    """An open blob response. Read it once, with `chunks`, inside `open_blob`'s context."""
+
+    def __init__(self, upstream: str, response: aiohttp.ClientResponse) -> None:
+        self.size: int | None = response.content_length
+        self._upstream = upstream
+        self._response = response
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"BlobStream(upstream={self._upstream!r}, size={self.size})"
+
+    async def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
+        """The body in chunks of at most `chunk_size` bytes.
+
+        Raises `UpstreamError` if the connection fails, stalls, or ends before Content-Length.
+        """
+        if self._started:
+            raise RuntimeError("a blob stream can only be read once")
+        self._started = True
+        received = 0
+        while chunk := await self._read(chunk_size):
+            received += len(chunk)
+            yield chunk
+        if self.size is not None and received != self.size:
+            raise UpstreamError(
+                self._upstream,
+                UpstreamErrorKind.PROTOCOL,
+                f"GET {redact_url(self._response.url)}: body ended after {received} of {self.size} bytes",
+            )
+
+    async def _read(self, chunk_size: int) -> bytes:
+        with translate_client_errors(self._upstream, "GET", self._response.url):
+            return await self._response.content.read(chunk_size)
+
+
+class UpstreamRegistry:
+    """The pull side of one upstream registry's API. `start` before use, `close` after."""
+
+    def __init__(
+        self,
+        settings: UpstreamSettings,
+        client_settings: UpstreamClientSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._client_settings = client_settings
+        self._origin = URL(settings.url).origin()
+        self._policy = RetryPolicy.from_settings(client_settings)
+        secret = settings.secret()
+        credentials = Credentials(settings.username, secret) if settings.username and secret else None
+        self._auth = Authenticator(self.name, settings.url, credentials, clock=clock)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"UpstreamRegistry(name={self.name!r}, url={redact_url(self._settings.url)!r})"
+
+    async def start(self) -> None:
+        if self._session is not None:
+            return
+        options = self._client_settings
+        connector = aiohttp.TCPConnector(limit=options.max_connections, ssl=self._ssl())
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=options.connect_timeout, sock_read=options.read_timeout
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers={hdrs.USER_AGENT: _USER_AGENT},
+            # Blobs must arrive byte for byte as they were hashed: never ask for, nor undo,
+            # a transfer encoding.
+            skip_auto_headers=(hdrs.ACCEPT_ENCODING,),
+            auto_decompress=False,
+        )
+
+    async def close(self) -> None:
+        await self._auth.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_manifest(self, repo: RepositoryName, reference: str) -> FetchedManifest:
+        call = _Call("GET", f"/v2/{repo}/manifests/{reference}", pull_scope(repo.value), _MANIFEST_HEADERS)
+        return await self._fetch(call, self._read_manifest)
+
+    async def head_manifest(self, repo: RepositoryName, reference: str) -> ManifestHead:
+        call = _Call("HEAD", f"/v2/{repo}/manifests/{reference}", pull_scope(repo.value), _MANIFEST_HEADERS)
+        return await self._fetch(call, _manifest_head)
+
+    def open_blob(self, repo: RepositoryName, digest: Digest) -> AbstractAsyncContextManager[BlobStream]:
+        """Open a blob; the request (auth, retries, redirects) is made on ``__aenter__``."""
+        return self._blob_stream(_Call("GET", f"/v2/{repo}/blobs/{digest}", pull_scope(repo.value)))
+
+    async def head_blob(self, repo: RepositoryName, digest: Digest) -> int | None:
+        call = _Call("HEAD", f"/v2/{repo}/blobs/{digest}", pull_scope(repo.value))
+        return await self._fetch(call, _content_length)
+
+    async def list_tags(self, repo: RepositoryName, n: int | None, last: str | None) -> TagPage:
+        params = [(key, str(value)) for key, value in (("n", n), ("last", last)) if value is not None]
+        call = _Call("GET", f"/v2/{repo}/tags/list", pull_scope(repo.value), params=params)
+        return await self._fetch(call, self._read_tags)
+
+    async def get_referrers(
+        self, repo: RepositoryName, digest: Digest, artifact_type: str | None
+    ) -> bytes | None:
+        """The referrers index, or None when the upstream does not implement the API."""
+        params = [("artifactType", artifact_type)] if artifact_type else []
+        call = _Call(
+            "GET",
+            f"/v2/{repo}/referrers/{digest}",
+            pull_scope(repo.value),
+            params=params,
+            passthrough=frozenset({404, 405}),
+        )
+        return await self._fetch(call, self._read_referrers)
+
+    async def ping(self) -> None:
+        """Check the upstream answers the API: one attempt, and a 401 counts as an answer."""
+        call = _Call("GET", "/v2/", None, passthrough=frozenset({401}), authenticate=False)
+        (await self._open(call)).release()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError(f"upstream {self.name} is not started")
+        return self._session
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        tls = self._settings.tls
+        if tls.insecure:
+            _log.warning("upstream %s: TLS certificate verification is DISABLED (tls.insecure)", self.name)
+            return False
+        if tls.ca_file is None:
+            return True
+        # Added to the system roots, not instead of them: a registry that redirects blobs
+        # to public object storage needs both.
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=tls.ca_file)
+        return context
+
+    async def _fetch(self, call: _Call, reader: Callable[[aiohttp.ClientResponse], Awaitable[T]]) -> T:
+        """Request and read a whole (small) response; the read is retried along with the request."""
+
+        async def attempt() -> T:
+            response = await self._open(call)
+            try:
+                with translate_client_errors(self.name, call.method, response.url):
+                    return await reader(response)
+            finally:
+                response.release()
+
+        return await self._policy.run(attempt, method=call.method)
+
+    @asynccontextmanager
+    async def _blob_stream(self, call: _Call) -> AsyncIterator[BlobStream]:
+        response = await self._policy.run(lambda: self._open(call), method=call.method)
+        try:
+            yield BlobStream(self.name, response)
+        finally:
+            # A body left unread closes the connection rather than returning it to the pool.
+            response.release()
+
+    async def _open(self, call: _Call) -> aiohttp.ClientResponse:
+        """One attempt: an open response that succeeded (or has a passthrough status)."""
+        url = URL(self._settings.url + call.path)
+
+        def send(authorization: str | None) -> Awaitable[aiohttp.ClientResponse]:
+            return self._send(call, url, authorization)
+
+        with translate_client_errors(self.name, call.method, url):
+            if call.authenticate:
+                response = await self._auth.send(self._client(), send, call.scope, self._origin)
+            else:
+                response = await send(None)
+            if response.status < 400 or response.status in call.passthrough:
+                return response
+            try:
+                raise await error_from_response(self.name, call.method, response)
+            finally:
+                response.release()
+
+    async def _send(self, call: _Call, url: URL, authorization: str | None) -> aiohttp.ClientResponse:
+        headers = dict(call.headers)
+        if authorization is not None:
+            headers[hdrs.AUTHORIZATION] = authorization
+        # aiohttp drops Authorization when a redirect leaves the registry's origin (tested).
+        return await self._client().request(call.method, url, params=call.params, headers=headers)
+
+    async def _read_manifest(self, response: aiohttp.ClientResponse) -> FetchedManifest:
+        data = await read_body(self.name, response, MAX_MANIFEST_BYTES, "manifest")
+        # RFC 9110 8.3: no Content-Type means application/octet-stream. Whether that is a
+        # manifest is for the manifest parser to say, not the transport.
+        media_type = _media_type(response) or "application/octet-stream"
+        return FetchedManifest(data, media_type, _declared_digest(response))
+
+    async def _read_tags(self, response: aiohttp.ClientResponse) -> TagPage:
+        body = await read_body(self.name, response, _MAX_TAG_LIST_BYTES, "tag list")
+        try:
+            tags = json.loads(body).get("tags") or []
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, AttributeError):
+            raise protocol_error(self.name, response, "tag list is not a JSON object") from None
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise protocol_error(self.name, response, "tag list has no list of tags")
+        return TagPage(tags, _next_last(response.headers.getall(hdrs.LINK, [])))
+
+    async def _read_referrers(self, response: aiohttp.ClientResponse) -> bytes | None:
+        if response.status in (404, 405):
+            return None
+        body = await read_body(self.name, response, MAX_MANIFEST_BYTES, "referrers index")
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return None  # an HTML page or similar: the upstream does not speak the API
+        return body if isinstance(document, dict) else None
+
+
+async def _manifest_head(response: aiohttp.ClientResponse) -> ManifestHead:
+    return ManifestHead(_declared_digest(response), _media_type(response), response.content_length)
+
+
+async def _content_length(response: aiohttp.ClientResponse) -> int | None:
+    return response.content_length
+
+
+def _media_type(response: aiohttp.ClientResponse) -> str | None:
+    value = response.headers.get(hdrs.CONTENT_TYPE, "").split(";", 1)[0].strip()
+    return value or None
+
+
+def _declared_digest(response: aiohttp.ClientResponse) -> Digest | None:
+    try:
+        return Digest.parse(response.headers.get("Docker-Content-Digest", "").strip())
+    except InvalidDigestError:
+        return None
+
+
+def _next_last(links: list[str]) -> str | None:
+    """The `last` parameter of the Link header's rel="next" URL (distribution spec, tag listing)."""
+    for value in links:
+        for target, attributes in _LINK_RE.findall(value):
+            rels = {rel.lower() for m in _REL_NEXT_RE.finditer(attributes) for rel in m.group(1).split()}
+            if "next" in rels:
+                try:
+                    return URL(target).query.get("last")
+                except ValueError:
+                    return None  # a broken link ends the listing rather than failing this page
+    return None
