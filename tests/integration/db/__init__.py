@@ -1,0 +1,1 @@
+"""The metadata database: engine tuning, migrations, integrity, concurrent writers."""
