@@ -1,0 +1,1 @@
+"""Benchmarks: pullgate against distribution's pull-through cache and nginx, on loopback."""
