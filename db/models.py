@@ -10,15 +10,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "ApiToken",
+    "AuditEvent",
     "Base",
+    "DecisionRecord",
     "ManifestBlob",
     "ManifestChild",
     "ManifestRecord",
+    "PolicyState",
+    "QuarantineRecord",
     "Repository",
+    "RuleRecord",
     "StoredObject",
     "TagRecord",
 ]
@@ -120,3 +136,126 @@ class StoredObject(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "blob" or "manifest"
     created_at: Mapped[datetime]
     last_access: Mapped[datetime]
+
+
+# -- the gate -------------------------------------------------------------------------------
+class RuleRecord(Base):
+    """A policy rule. `revision` increments on every change and is the rule's ETag."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "registry" is taken by DeclarativeBase; the column keeps the name the API uses.
+    registry_pattern: Mapped[str | None] = mapped_column("registry", String(255))  # glob; NULL: any
+    repository: Mapped[str] = mapped_column(String(255))  # glob: * within a component, ** across
+    tag: Mapped[str | None] = mapped_column(String(255))  # glob
+    tag_regex: Mapped[str | None] = mapped_column(String(512))
+    digest: Mapped[str | None] = mapped_column(DIGEST)
+    action: Mapped[str] = mapped_column(String(16))  # allow | deny | quarantine
+    mode: Mapped[str] = mapped_column(String(16))  # enforce | warn
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    expires_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PolicyState(Base):
+    """One row: the policy version, bumped in the same transaction as any rule change."""
+
+    __tablename__ = "policy_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(BigInteger)
+    default_action: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class DecisionRecord(Base):
+    """A decision on one manifest of one repository, under one policy version."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_lookup", "upstream", "repository", "digest", "policy_version"),
+        Index("ix_decisions_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4, quoted in denials
+    upstream: Mapped[str] = mapped_column(String(255))
+    repository: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(DIGEST)
+    reference: Mapped[str | None] = mapped_column(String(255))  # the tag asked for, if any
+    outcome: Mapped[str] = mapped_column(String(16))  # allow | warn | deny | quarantine | pending
+    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON)
+    policy_version: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class QuarantineRecord(Base):
+    """An image held for review, and what the reviewer decided."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        UniqueConstraint("upstream", "repository", "digest", name="uq_quarantine_image"),
+        # The review queue pages by id within a status.
+        Index("ix_quarantine_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upstream: Mapped[str] = mapped_column(String(255))
+    repository: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(DIGEST)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    decision_id: Mapped[str] = mapped_column(String(36))
+    rule_ids: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | released | rejected
+    created_at: Mapped[datetime]
+    reviewed_by: Mapped[str | None] = mapped_column(String(255))
+    reviewed_at: Mapped[datetime | None]
+    review_reason: Mapped[str | None] = mapped_column(String(2000))
+    expires_at: Mapped[datetime | None]  # a release is an exception that ends here
+
+
+class AuditEvent(Base):
+    """One manifest decision as a client met it: who pulled what, and what pullgate said."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        # Keyset pagination walks (created_at, id) newest first; id breaks ties within a batch.
+        Index("ix_audit_events_time", "created_at", "id"),
+        Index("ix_audit_events_digest", "digest"),
+        Index("ix_audit_events_image", "upstream", "repository"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))  # pull | admin
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    identity: Mapped[str | None] = mapped_column(String(255))
+    upstream: Mapped[str | None] = mapped_column(String(255))
+    repository: Mapped[str | None] = mapped_column(String(255))
+    reference: Mapped[str | None] = mapped_column(String(255))
+    digest: Mapped[str | None] = mapped_column(DIGEST)
+    decision_id: Mapped[str | None] = mapped_column(String(36))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy_version: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)  # admin actions: what changed
+
+
+class ApiToken(Base):
+    """An admin API bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | auditor
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

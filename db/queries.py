@@ -172,6 +172,38 @@ class MetadataStore:
         async with self._sessions() as session:
             return (await session.execute(query)).scalar_one_or_none()
 
+    async def tags_naming(self, repository_id: int, digest: str) -> set[str]:
+        """Every tag that names the manifest, directly or through an index listing it.
+
+        The gate decides a child manifest requested by digest as the image its index's tags
+        name, so a rule on a tag cannot be sidestepped by pulling a platform by digest.
+        """
+        direct = select(TagRecord.name).where(
+            TagRecord.repository_id == repository_id, TagRecord.digest == digest
+        )
+        parents = (
+            select(ManifestRecord.digest)
+            .join(ManifestChild, ManifestChild.parent_id == ManifestRecord.id)
+            .where(ManifestRecord.repository_id == repository_id, ManifestChild.child_digest == digest)
+        )
+        via_index = select(TagRecord.name).where(
+            TagRecord.repository_id == repository_id, TagRecord.digest.in_(parents)
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(direct.union(via_index))
+            return {row[0] for row in rows}
+
+    async def manifests_referencing(self, repository_id: int, blob_digest: str) -> list[str]:
+        """Digests of this repository's cached manifests that list the blob (config or layer)."""
+        query = (
+            select(ManifestRecord.digest)
+            .join(ManifestBlob, ManifestBlob.manifest_id == ManifestRecord.id)
+            .where(ManifestRecord.repository_id == repository_id, ManifestBlob.blob_digest == blob_digest)
+            .distinct()
+        )
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
     # -- stored objects (cache accounting) ----------------------------------------------
     async def record_object(self, digest: str, size: int, kind: str, at: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -25,6 +25,10 @@ from proxy.cache.manifests import ManifestCache
 from proxy.cache.mirror import Mirror
 from proxy.cache.repositories import RepositoryIds
 from proxy.cache.tags import TagResolver
+from proxy.gate.audit import AuditWriter
+from proxy.gate.policy_state import PolicyState
+from proxy.gate.service import Gate
+from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.settings import Settings
@@ -33,6 +37,8 @@ from proxy.storage.filesystem import FilesystemBlobStore
 from proxy.upstream import UpstreamRegistry
 
 __all__ = ["build_app"]
+
+_AUDIT_DRAIN_TIMEOUT = 20.0  # on shutdown; what cannot be written by then goes to the log
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -63,14 +69,38 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             settings=settings, store=store, meta=meta, upstreams=upstreams, access=access, metrics=metrics
         )
         stack.push_async_callback(mirror.blobs.close)
-        app[SERVICES] = Services(
+        stores = Stores.over(session_factory(engine))
+        audit = AuditWriter(
+            stores.audit.insert_events,
+            queue_size=settings.gate.audit_queue_size,
+            batch_size=settings.gate.audit_batch_size,
+            flush_interval=settings.gate.audit_flush_interval,
+        )
+        gate = Gate(
             mirror=mirror,
+            meta=meta,
+            repositories=mirror.repositories,
+            policy=PolicyState(stores.policies, settings.gate.policy_refresh_interval),
+            reviews=stores.quarantine,
+            decisions=stores.decisions,
+            audit=audit,
+            metrics=metrics,
+            settings=settings.gate,
+        )
+        stack.push_async_callback(gate.close)
+        app[SERVICES] = Services(
+            gate=gate,
             router=Router(settings.upstreams),
             metrics=metrics,
             readiness={"database": lambda: ping(engine), "storage": store.ping},
+            stores=stores,
+            upstreams=upstreams,
             access_log=settings.log.access_log,
             evictor=evictor,
         )
+        # The audit writer stops last among the workers: it drains what the others queued.
+        stack.push_async_callback(audit.close, _AUDIT_DRAIN_TIMEOUT)
+        audit.start()
         for name, worker in (("access-times", access.run()), ("eviction", evictor.run())):
             stack.push_async_callback(_stop, asyncio.create_task(worker, name=name))
         yield

@@ -1,4 +1,4 @@
-"""The `pullgate` command: serve, migrate, config check."""
+"""The `pullgate` command: serve, migrate, config check, token, policy."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from db.migrate import current_revision, head_revision, upgrade
+from proxy.admin_cli import add_admin_commands, run_admin_command
 from proxy.app import build_app
 from proxy.logs import configure_logging
 from proxy.settings import ConfigError, Settings, load_settings
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pullgate: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("token", "policy"):
+        return run_admin_command(settings, args)
     handler = {"serve": _serve, "migrate": _migrate, "config": _config_check}[args.command]
     return handler(settings)
 
@@ -49,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     _config_option(config_commands.add_parser("check", help="validate the configuration and print it"))
+    add_admin_commands(commands, _config_option)
     return parser
 
 

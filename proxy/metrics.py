@@ -52,6 +52,10 @@ class Metrics:
             "pullgate_stale_tags_served", "Tags served stale after an upstream failure", registry=r
         )
         self.evicted_bytes = Counter("pullgate_evicted_bytes", "Bytes removed by cache eviction", registry=r)
+        self.decisions = Counter(
+            "pullgate_decisions", "Gate decisions made (not reused)", ["outcome"], registry=r
+        )
+        self.denials = Counter("pullgate_denials", "Requests refused by the gate", ["kind"], registry=r)
         self.cache_bytes = Gauge("pullgate_cache_bytes", "Bytes held in the content store", registry=r)
 
     def render(self) -> bytes:

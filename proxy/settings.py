@@ -198,6 +198,21 @@ class CacheSettings(_Section):
     access_flush_interval: PositiveDuration = 5.0  # last-access times are batched, not written per hit
 
 
+class GateSettings(_Section):
+    # Rules and the default action live in the database (admin API, `pullgate policy apply`),
+    # so every replica decides alike; these settings tune how the gate runs.
+    policy_refresh_interval: PositiveDuration = 1.0  # how soon a rule change made elsewhere is seen
+    decision_cache_ttl: PositiveDuration = 60.0  # a decision is reused this long (same policy version)
+    quarantine_prefetch_blobs: bool = False  # fetch a quarantined image's blobs so review is instant
+    audit_queue_size: int = Field(default=10_000, ge=1)  # full: requests wait, records are never dropped
+    audit_batch_size: int = Field(default=500, ge=1)
+    audit_flush_interval: PositiveDuration = 0.5
+
+
+class AdminSettings(_Section):
+    enabled: bool = True  # the /api/v1 admin API on the same listener
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
@@ -212,6 +227,8 @@ class Settings(_Section):
     )
     upstream_client: UpstreamClientSettings = UpstreamClientSettings()
     cache: CacheSettings = CacheSettings()
+    gate: GateSettings = GateSettings()
+    admin: AdminSettings = AdminSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("listen")

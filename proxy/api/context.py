@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from proxy.api.routing import Router
 from proxy.cache.eviction import Evictor
-from proxy.cache.mirror import Mirror
+from proxy.gate.service import Gate
+from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
+from proxy.upstream import UpstreamRegistry
 
-__all__ = ["ABORTED", "BYTES_KIND", "REQUEST_ID", "ROUTE", "SERVICES", "UPSTREAM", "Services"]
+__all__ = ["ABORTED", "BYTES_KIND", "IDENTITY", "REQUEST_ID", "ROUTE", "SERVICES", "UPSTREAM", "Services"]
 
 
 @dataclass(frozen=True)
 class Services:
-    mirror: Mirror
+    gate: Gate
     router: Router
     metrics: Metrics
     # Readiness probes by name; each raises when its dependency cannot serve.
     readiness: dict[str, Callable[[], Awaitable[None]]]
+    stores: Stores
+    upstreams: Mapping[str, UpstreamRegistry]
     access_log: bool = True
     evictor: Evictor | None = None
 
@@ -34,3 +38,4 @@ ROUTE = web.RequestKey("route", str)  # manifests, blobs, tags, referrers, ...
 UPSTREAM = web.RequestKey("upstream", str)
 BYTES_KIND = web.RequestKey("bytes_kind", str)  # what the body carried, for the byte counters
 ABORTED = web.RequestKey("aborted", bool)  # the response was cut short on purpose
+IDENTITY = web.RequestKey("identity", str)  # who the caller authenticated as, if anyone

@@ -11,14 +11,18 @@ import logging
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import CIMultiDict
 
-from proxy.api.context import ABORTED, BYTES_KIND, ROUTE, SERVICES, UPSTREAM
+from proxy.api.context import ABORTED, BYTES_KIND, IDENTITY, ROUTE, SERVICES, UPSTREAM
 from proxy.api.ranges import parse_range
 from proxy.api.routing import RegistryRequest
 from proxy.cache.blobs import BlobSource
+from proxy.gate.decision import warning_header
+from proxy.gate.service import ClientInfo
 from proxy.oci import mediatypes
 from proxy.oci.errors import ErrorCode, RegistryError
 from proxy.oci.reference import InvalidReferenceError, Tag
+from proxy.policy.model import Outcome
 
 __all__ = ["routes"]
 
@@ -66,7 +70,8 @@ def _read_only(request: web.Request) -> None:
 
 async def _manifest(request: web.Request, target: RegistryRequest) -> web.StreamResponse:
     reference = target.manifest_reference()
-    served = await request.app[SERVICES].mirror.manifest(target.key, reference)
+    gated = await request.app[SERVICES].gate.manifest(target.key, reference, client_info(request))
+    served = gated.served
     accepted = mediatypes.parse_accept(request.headers.getall("Accept", []))
     if not mediatypes.accepts(accepted, served.media_type):
         raise RegistryError(
@@ -75,14 +80,18 @@ async def _manifest(request: web.Request, target: RegistryRequest) -> web.Stream
             "header does not list",
             detail={"mediaType": served.media_type},
         )
-    headers = {
-        **API_VERSION,
-        "Content-Type": served.media_type,
-        "Docker-Content-Digest": str(served.digest),
-        "ETag": f'"{served.digest}"',
-    }
+    headers = CIMultiDict(
+        {
+            **API_VERSION,
+            "Content-Type": served.media_type,
+            "Docker-Content-Digest": str(served.digest),
+            "ETag": f'"{served.digest}"',
+        }
+    )
     if served.warning:
-        headers["Warning"] = served.warning
+        headers.add("Warning", served.warning)
+    if gated.decision.outcome is Outcome.WARN:
+        headers.add("Warning", warning_header(gated.decision))
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(served.data))
         return web.Response(headers=headers)
@@ -90,10 +99,17 @@ async def _manifest(request: web.Request, target: RegistryRequest) -> web.Stream
     return web.Response(body=served.data, headers=headers)
 
 
+def client_info(request: web.Request) -> ClientInfo:
+    return ClientInfo(
+        address=request.remote,
+        user_agent=request.headers.get("User-Agent", "")[:512] or None,
+        identity=request.get(IDENTITY),
+    )
+
+
 async def _blob(request: web.Request, target: RegistryRequest) -> web.StreamResponse:
     digest = target.digest()
-    mirror = request.app[SERVICES].mirror
-    source = await mirror.blob(target.key, digest, fetch=request.method == "GET")
+    source = await request.app[SERVICES].gate.blob(target.key, digest, fetch=request.method == "GET")
     try:
         return await _send_blob(request, source)
     finally:
@@ -164,7 +180,7 @@ async def _pump(
 
 async def _tags(request: web.Request, target: RegistryRequest) -> web.StreamResponse:
     n, last = _pagination(request)
-    page = await request.app[SERVICES].mirror.tags(target.key, n, last)
+    page = await request.app[SERVICES].gate.mirror.tags(target.key, n, last)
     headers = dict(API_VERSION)
     if page.next_last is not None:
         query = {"n": str(n), "last": page.next_last} if n is not None else {"last": page.next_last}
@@ -199,7 +215,7 @@ def _pagination(request: web.Request) -> tuple[int | None, str | None]:
 async def _referrers(request: web.Request, target: RegistryRequest) -> web.StreamResponse:
     subject = target.digest()
     artifact_type = request.query.get("artifactType")
-    data = await request.app[SERVICES].mirror.referrers(target.key, subject, artifact_type)
+    data = await request.app[SERVICES].gate.mirror.referrers(target.key, subject, artifact_type)
     headers = {**API_VERSION, "Content-Type": mediatypes.OCI_INDEX}
     if artifact_type is not None:
         headers["OCI-Filters-Applied"] = "artifactType"

@@ -11,7 +11,7 @@ from typing import Any
 from db.queries import MetadataStore
 from proxy.cache.blobs import BlobCache, BlobSource
 from proxy.cache.keys import RepoKey
-from proxy.cache.manifests import ManifestCache
+from proxy.cache.manifests import CachedManifest, ManifestCache
 from proxy.cache.repositories import RepositoryIds
 from proxy.cache.tags import TagResolver
 from proxy.oci import mediatypes
@@ -56,7 +56,7 @@ class Mirror:
         self.blobs = blobs
         self._meta = meta
         self._upstreams = upstreams
-        self._repositories = repositories
+        self.repositories = repositories
 
     async def manifest(self, key: RepoKey, reference: Tag | Digest) -> ServedManifest:
         warning = None
@@ -67,6 +67,10 @@ class Mirror:
         else:
             cached = await self._manifests.by_digest(key, reference)
         return ServedManifest(cached.digest, cached.media_type, cached.data, warning)
+
+    async def cached_manifest(self, key: RepoKey, digest: Digest) -> CachedManifest:
+        """A manifest with its parsed form (from memory or the store; upstream only if evicted)."""
+        return await self._manifests.by_digest(key, digest)
 
     async def blob(self, key: RepoKey, digest: Digest, *, fetch: bool = True) -> BlobSource:
         return await self.blobs.open(key, digest, fetch=fetch)
@@ -84,7 +88,7 @@ class Mirror:
     async def _cached_tags(
         self, key: RepoKey, n: int | None, last: str | None, exc: UpstreamError
     ) -> TagList:
-        repository_id = await self._repositories.find(key)
+        repository_id = await self.repositories.find(key)
         if repository_id is None:
             raise to_registry_error(exc, "tags") from exc
         # Ask for one more than the page to learn whether another page follows.

@@ -87,6 +87,21 @@ async def test_serve_on_embedded_defaults_pulls_and_stops_gracefully(
                 assert process.poll() is None and time.monotonic() < deadline, "pullgate did not become ready"
                 await asyncio.sleep(0.2)
             url = f"{base}/v2/library/demo/manifests/1"
+            # The embedded default policy denies what no rule allows, and says so.
+            async with session.get(url, headers={"Accept": MANIFEST_ACCEPT}) as resp:
+                error = (await resp.json())["errors"][0]
+                assert resp.status == 403 and error["code"] == "DENIED"
+                assert (
+                    "no policy rule matches" in error["message"]
+                    and error["detail"]["decision_id"] in error["message"]
+                )
+            policy = tmp_path / "policy.yaml"
+            policy.write_text("rules: [{id: demo, match: {repository: library/demo}, action: allow}]\n")
+            applied = await asyncio.to_thread(
+                _pullgate, "policy", "apply", "-f", str(policy), env=env, cwd=tmp_path
+            )
+            assert applied.returncode == 0 and "applied: version 2" in applied.stdout, applied.stderr
+            await asyncio.sleep(1.2)  # the running server sees the new version within policy_refresh_interval
             async with session.get(url, headers={"Accept": MANIFEST_ACCEPT}) as resp:
                 assert resp.status == 200 and await resp.read() == image.manifest_bytes
                 assert "X-Request-Id" in resp.headers

@@ -21,10 +21,11 @@ from aiohttp.test_utils import TestServer
 from db.migrate import upgrade
 from proxy.api.context import SERVICES, Services
 from proxy.app import build_app
+from proxy.policy.document import parse_policy_document
 from proxy.settings import Settings
 from tests.support.registry import RunningRegistry
 
-__all__ = ["MakePullgate", "Pullgate", "make_pullgate", "upstream_entry"]
+__all__ = ["ALLOW_ALL", "MakePullgate", "Pullgate", "make_pullgate", "upstream_entry"]
 
 
 @dataclass
@@ -48,6 +49,15 @@ class Pullgate:
     def store_root(self) -> Path:
         return self.settings.storage.path
 
+    async def apply_policy(self, text: str) -> int:
+        """Replace the policy (YAML), as `pullgate policy apply` does; the new version."""
+        document = parse_policy_document(text)
+        version, _ = await self.services.stores.policies.replace_all(
+            document.to_rules(), document.default_action
+        )
+        self.services.gate.forget()
+        return version
+
     async def metric(self, name: str, **labels: str) -> float:
         """Sum of a Prometheus sample (``_total`` counters included) matching the labels."""
         async with aiohttp.ClientSession() as session, session.get(f"{self.url}/metrics") as resp:
@@ -70,6 +80,13 @@ def upstream_entry(
 
 MakePullgate = Callable[..., Awaitable[Pullgate]]
 
+# Mirror tests are about the mirror: they run under an explicit allow-everything policy.
+ALLOW_ALL = """
+default_action: deny
+rules:
+  - {id: allow-all, match: {repository: "**"}, action: allow, description: mirror tests}
+"""
+
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
@@ -83,7 +100,11 @@ def make_pullgate(aiohttp_server: Any, tmp_path: Path, sqlite_url: str) -> MakeP
     counter = 0
 
     async def make(
-        upstreams: list[dict[str, Any]], *, database_url: str | None = None, **overrides: Any
+        upstreams: list[dict[str, Any]],
+        *,
+        database_url: str | None = None,
+        policy: str | None = ALLOW_ALL,
+        **overrides: Any,
     ) -> Pullgate:
         nonlocal counter
         counter += 1
@@ -103,6 +124,9 @@ def make_pullgate(aiohttp_server: Any, tmp_path: Path, sqlite_url: str) -> MakeP
         # env.py runs its own event loop: migrate from a worker thread.
         await asyncio.to_thread(upgrade, url)
         server = await aiohttp_server(build_app(settings))
-        return Pullgate(server, settings)
+        pullgate = Pullgate(server, settings)
+        if policy is not None:
+            await pullgate.apply_policy(policy)
+        return pullgate
 
     return make

@@ -33,6 +33,7 @@ async def test_concurrent_cold_requests_fetch_a_blob_once(
     pullgate = await make_pullgate([upstream_entry(upstream_relay)])
     digest = image.layer_digests[0]
     url = f"{pullgate.url}/v2/library/demo/blobs/{digest}"
+    await _get(f"{pullgate.url}/v2/library/demo/manifests/1")  # blobs are served for an allowed image
     results = await asyncio.gather(*(_get(url) for _ in range(20)))
     expected = image.all_blobs[digest]
     for status, headers, body in results:
@@ -59,10 +60,11 @@ async def test_a_client_that_disconnects_does_not_abort_the_fill(
     pullgate = await make_pullgate([upstream_entry(upstream_relay)])
     digest = image.layer_digests[0]
     url = f"{pullgate.url}/v2/library/demo/blobs/{digest}"
+    await _get(f"{pullgate.url}/v2/library/demo/manifests/1")
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         await resp.content.read(1024)  # then hang up
     for _ in range(100):
-        if await pullgate.services.mirror.blobs.store.stat(Digest.parse(digest)) is not None:
+        if await pullgate.services.gate.mirror.blobs.store.stat(Digest.parse(digest)) is not None:
             break
         await asyncio.sleep(0.05)
     assert (await _get(url))[2] == image.all_blobs[digest]

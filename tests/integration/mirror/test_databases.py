@@ -41,7 +41,7 @@ async def test_pull_through_records_and_evicts_on_each_database(
 
     # Concurrent pulls write metadata concurrently: no lock errors, no lost rows.
     await asyncio.gather(*(pull(tag) for tag in [*images, "multi"]), *(pull(tag) for tag in images))
-    meta: MetadataStore = pullgate.services.mirror.blobs._meta
+    meta: MetadataStore = pullgate.services.gate.mirror.blobs._meta
     expected = sum(len(i.manifest_bytes) + sum(len(b) for b in i.all_blobs.values()) for i in images.values())
     expected += len(index.manifest_bytes)
     assert await meta.total_stored_bytes() == expected

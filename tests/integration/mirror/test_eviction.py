@@ -25,7 +25,7 @@ async def _pull(pullgate: Pullgate, tag: str) -> None:
 
 
 async def _stored(pullgate: Pullgate, digest: str) -> bool:
-    return await pullgate.services.mirror.blobs.store.stat(Digest.parse(digest)) is not None
+    return await pullgate.services.gate.mirror.blobs.store.stat(Digest.parse(digest)) is not None
 
 
 async def test_least_recently_used_images_go_first(
@@ -38,7 +38,7 @@ async def test_least_recently_used_images_go_first(
         [upstream_entry(upstream_registry)],
         cache={"max_bytes": 2_500_000, "eviction_interval": 3600, "access_flush_interval": 3600},
     )
-    access = pullgate.services.mirror.blobs._access
+    access = pullgate.services.gate.mirror.blobs._access
     for i in range(3):
         await _pull(pullgate, f"v{i}")
         await access.flush()
@@ -52,7 +52,7 @@ async def test_least_recently_used_images_go_first(
     assert not await _stored(pullgate, images[1].layer_digests[0]), "the LRU image's layer went"
     assert await _stored(pullgate, images[0].layer_digests[0])
     assert await _stored(pullgate, images[2].layer_digests[0])
-    meta = pullgate.services.mirror.blobs._meta
+    meta = pullgate.services.gate.mirror.blobs._meta
     assert await meta.total_stored_bytes() <= 2_500_000
     # Evicted content is fetched again on demand: nothing is lost for the client.
     await _pull(pullgate, "v1")
@@ -68,7 +68,7 @@ async def test_blobs_being_served_are_never_evicted(
         [upstream_entry(upstream_registry)], cache={"max_bytes": 1, "eviction_interval": 3600}
     )
     await _pull(pullgate, "1")
-    blobs = pullgate.services.mirror.blobs
+    blobs = pullgate.services.gate.mirror.blobs
     key = next(iter(blobs._known._items))[0]
     source = await blobs.open(key, Digest.parse(image.layer_digests[0]))
     try:

@@ -52,6 +52,12 @@ async def faulty_setup(
     return pullgate, faulty_registry, image
 
 
+async def _read_manifest(pullgate: Pullgate, image: Image) -> None:
+    """Blobs are served on behalf of an allowed image: a client reads its manifest first."""
+    url = f"{pullgate.url}/v2/library/demo/manifests/{image.digest}"
+    assert (await _get(url, Accept=MANIFEST_ACCEPT))[0] == 200
+
+
 async def _client_reads_incomplete_body(url: str, expected_length: int) -> int:
     """How many body bytes a client got before the connection broke (it must break)."""
     received = 0
@@ -67,6 +73,7 @@ async def _client_reads_incomplete_body(url: str, expected_length: int) -> int:
 
 async def test_wrong_bytes_for_a_digest_are_never_served_complete_nor_stored(faulty_setup) -> None:
     pullgate, faulty, image = faulty_setup
+    await _read_manifest(pullgate, image)
     digest = image.layer_digests[0]
     faulty.inject(digest, Fault.wrong_bytes())
     url = f"{pullgate.url}/v2/library/demo/blobs/{digest}"
@@ -82,6 +89,7 @@ async def test_wrong_bytes_for_a_digest_are_never_served_complete_nor_stored(fau
 
 async def test_truncated_upstream_body_aborts_the_client_and_stores_nothing(faulty_setup) -> None:
     pullgate, faulty, image = faulty_setup
+    await _read_manifest(pullgate, image)
     digest = image.layer_digests[0]
     faulty.inject(digest, Fault.truncate())
     await _client_reads_incomplete_body(
@@ -113,6 +121,7 @@ async def test_stalled_upstream_answers_504(faulty_setup) -> None:
 
 async def test_stalled_blob_body_aborts_the_client(faulty_setup) -> None:
     pullgate, faulty, image = faulty_setup
+    await _read_manifest(pullgate, image)
     digest = image.layer_digests[0]
     faulty.inject(digest, Fault.stall_body())
     await _client_reads_incomplete_body(
@@ -155,10 +164,13 @@ async def test_transient_500s_are_retried_and_persistent_ones_answer_502(faulty_
 
 
 async def test_upstream_404s_map_to_oci_codes(faulty_setup) -> None:
-    pullgate, _, _ = faulty_setup
+    pullgate, faulty, image = faulty_setup
     status, _, body = await _get(f"{pullgate.url}/v2/library/demo/manifests/nope", Accept=MANIFEST_ACCEPT)
     assert (status, _code(body)) == (404, "MANIFEST_UNKNOWN")
-    status, _, body = await _get(f"{pullgate.url}/v2/library/demo/blobs/sha256:{'1' * 64}")
+    await _read_manifest(pullgate, image)
+    digest = image.layer_digests[0]
+    faulty.inject(digest, Fault.not_found())  # the upstream lost a blob its manifest lists
+    status, _, body = await _get(f"{pullgate.url}/v2/library/demo/blobs/{digest}")
     assert (status, _code(body)) == (404, "BLOB_UNKNOWN")
 
 

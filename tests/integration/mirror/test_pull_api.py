@@ -98,6 +98,7 @@ async def test_blobs_with_ranges(
     image = image_factory.image(100_000)
     await push_to(upstream_registry, "library/demo", image, "1")
     pullgate = await make_pullgate([upstream_entry(upstream_registry)])
+    await _get(f"{pullgate.url}/v2/library/demo/manifests/1")  # blobs are served for an allowed image
     layer_digest = image.layer_digests[0]
     layer = image.all_blobs[layer_digest]
     url = f"{pullgate.url}/v2/library/demo/blobs/{layer_digest}"
@@ -127,6 +128,7 @@ async def test_cold_range_request_is_served_from_verified_content(
     await push_to(upstream_registry, "library/demo", image, "1")
     pullgate = await make_pullgate([upstream_entry(upstream_registry)])
     digest = image.layer_digests[0]
+    await _get(f"{pullgate.url}/v2/library/demo/manifests/1")
     status, _, body = await _get(f"{pullgate.url}/v2/library/demo/blobs/{digest}", Range="bytes=100-199")
     assert status == 206 and body == image.all_blobs[digest][100:200]
 

@@ -1,0 +1,1 @@
+"""The gate: decides every manifest request, gates blobs, quarantines, audits."""

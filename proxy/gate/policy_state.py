@@ -1,0 +1,69 @@
+"""The policy in force: an engine built once per policy version, shared by every request.
+
+Rules live in the database so every replica decides alike. Each replica checks the version
+at most every `policy_refresh_interval`; a change made through this replica's admin API is
+seen at once (`invalidate`). If the policy cannot be loaded the gate fails closed: the error
+propagates and the request is denied (DESIGN.md invariant 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from proxy.policy.engine import PolicyEngine
+from proxy.policy.model import Action, Rule
+
+__all__ = ["PolicySnapshot", "PolicySource", "PolicyState"]
+
+
+class PolicySource(Protocol):
+    async def policy_state(self) -> tuple[int, Action]: ...
+    async def all_rules(self) -> list[Rule]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    version: int
+    default_action: Action
+    engine: PolicyEngine
+    rule_count: int
+
+
+class PolicyState:
+    def __init__(self, source: PolicySource, refresh_interval: float) -> None:
+        self._source = source
+        self._refresh_interval = refresh_interval
+        self._snapshot: PolicySnapshot | None = None
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> PolicySnapshot:
+        snapshot = self._snapshot
+        if snapshot is not None and time.monotonic() - self._checked_at < self._refresh_interval:
+            return snapshot
+        async with self._lock:  # one reload at a time; the others wait for it
+            if self._snapshot is not None and time.monotonic() - self._checked_at < self._refresh_interval:
+                return self._snapshot
+            return await self._refresh()
+
+    async def _refresh(self) -> PolicySnapshot:
+        version, default_action = await self._source.policy_state()
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.version != version or snapshot.default_action != default_action:
+            rules = await self._source.all_rules()
+            # Rules and version are read in two steps; re-read the version so a change in
+            # between cannot pair new rules with an old version (or the reverse).
+            again, default_action = await self._source.policy_state()
+            if again != version:
+                return await self._refresh()
+            engine = await asyncio.to_thread(PolicyEngine, rules, default_action)
+            snapshot = PolicySnapshot(version, default_action, engine, len(rules))
+            self._snapshot = snapshot
+        self._checked_at = time.monotonic()
+        return snapshot
+
+    def invalidate(self) -> None:
+        self._checked_at = 0.0

@@ -1,0 +1,151 @@
+"""The policy as one document (YAML or JSON): what `pullgate policy apply -f FILE` and the
+admin API's import/export speak, so a policy can live in git and be applied idempotently.
+
+    default_action: deny
+    rules:
+      - id: library-allowed
+        match: {registry: docker.io, repository: "library/*"}
+        action: allow
+      - id: no-latest
+        match: {repository: "**", tag: latest}
+        action: deny
+        description: pin a version
+        owner: platform-team
+        expires_at: 2027-01-01T00:00:00Z
+
+Every field is validated with the engine's own compiler, so a document that loads is a
+document the gate can enforce. Unknown fields are errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from proxy.policy.compiled import compile_rule
+from proxy.policy.errors import PolicyError
+from proxy.policy.model import Action, Match, Mode, Rule
+
+__all__ = ["MatchSpec", "PolicyDocument", "RuleSpec", "parse_policy_document"]
+
+RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MatchSpec(_Strict):
+    registry: str | None = Field(default=None, max_length=255, description="glob over upstream names")
+    repository: str = Field(default="**", max_length=255, description="glob: * within a component, ** across")
+    tag: str | None = Field(default=None, max_length=255, description="glob over tags")
+    tag_regex: str | None = Field(default=None, max_length=512, description="regular expression, full match")
+    digest: str | None = Field(default=None, max_length=160, description="one manifest digest")
+
+    def to_match(self) -> Match:
+        return Match(self.repository, self.registry, self.tag, self.tag_regex, self.digest)
+
+    @classmethod
+    def from_match(cls, match: Match) -> MatchSpec:
+        return cls(
+            registry=match.registry,
+            repository=match.repository,
+            tag=match.tag,
+            tag_regex=match.tag_regex,
+            digest=match.digest,
+        )
+
+
+class RuleSpec(_Strict):
+    id: str = Field(pattern=RULE_ID, description="stable identifier, quoted in denials")
+    match: MatchSpec = MatchSpec()
+    action: Action
+    mode: Mode = Mode.ENFORCE
+    description: str = Field(default="", max_length=2000)
+    owner: str = Field(default="", max_length=255)
+    expires_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RuleSpec:
+        try:
+            compile_rule(self.to_rule(), 0)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    def to_rule(self) -> Rule:
+        return Rule(
+            id=self.id,
+            match=self.match.to_match(),
+            action=self.action,
+            mode=self.mode,
+            description=self.description,
+            owner=self.owner,
+            expires_at=self.expires_at,
+        )
+
+    @classmethod
+    def from_rule(cls, rule: Rule) -> RuleSpec:
+        return cls(
+            id=rule.id,
+            match=MatchSpec.from_match(rule.match),
+            action=rule.action,
+            mode=rule.mode,
+            description=rule.description,
+            owner=rule.owner,
+            expires_at=rule.expires_at,
+        )
+
+
+class PolicyDocument(_Strict):
+    default_action: Action = Action.DENY
+    rules: list[RuleSpec] = Field(default_factory=list, max_length=200_000)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[RuleSpec]) -> list[RuleSpec]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+        return rules
+
+    def to_rules(self) -> list[Rule]:
+        return [spec.to_rule() for spec in self.rules]
+
+    @classmethod
+    def of(cls, default_action: Action, rules: list[Rule]) -> PolicyDocument:
+        return cls(default_action=default_action, rules=[RuleSpec.from_rule(r) for r in rules])
+
+    def export(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def parse_policy_document(text: str) -> PolicyDocument:
+    """A policy from YAML or JSON text; `PolicyError` lists every problem, each with its place."""
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"the policy is not valid YAML or JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError("the policy must be a mapping with default_action and rules")
+    try:
+        return PolicyDocument.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError("; ".join(describe(err) for err in exc.errors())) from exc
+
+
+def describe(error: Any) -> str:
+    location = ".".join(str(p) for p in error["loc"]) or "(document)"
+    return f"{location}: {str(error['msg']).removeprefix('Value error, ')}"
