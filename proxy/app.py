@@ -94,7 +94,6 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             metrics=metrics,
             readiness={"database": lambda: ping(engine), "storage": store.ping},
             stores=stores,
-            upstreams=upstreams,
             access_log=settings.log.access_log,
             evictor=evictor,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -12,7 +12,6 @@ from proxy.cache.eviction import Evictor
 from proxy.gate.service import Gate
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
-from proxy.upstream import UpstreamRegistry
 
 __all__ = ["ABORTED", "BYTES_KIND", "IDENTITY", "REQUEST_ID", "ROUTE", "SERVICES", "UPSTREAM", "Services"]
 
@@ -25,7 +24,6 @@ class Services:
     # Readiness probes by name; each raises when its dependency cannot serve.
     readiness: dict[str, Callable[[], Awaitable[None]]]
     stores: Stores
-    upstreams: Mapping[str, UpstreamRegistry]
     access_log: bool = True
     evictor: Evictor | None = None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,6 +69,27 @@ class Mirror:
         else:
             cached = await self._manifests.by_digest(key, reference)
         return ServedManifest(cached.digest, cached.media_type, cached.data, warning)
+
+    async def upstream_health(self, timeout: float = 5.0) -> dict[str, dict[str, object]]:
+        """Ping every upstream at once: name -> {"url", "healthy", "error", "latency_ms"}."""
+
+        async def probe(name: str, upstream: UpstreamRegistry) -> tuple[str, dict[str, object]]:
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(upstream.ping(), timeout)
+                error = None
+            except (UpstreamError, TimeoutError) as exc:
+                error = str(exc) or "timed out"
+            latency = round((time.perf_counter() - started) * 1000, 1)
+            return name, {
+                "url": upstream.url,
+                "healthy": error is None,
+                "error": error,
+                "latency_ms": latency,
+            }
+
+        results = await asyncio.gather(*(probe(n, u) for n, u in self._upstreams.items()))
+        return dict(results)
 
     async def cached_manifest(self, key: RepoKey, digest: Digest) -> CachedManifest:
         """A manifest with its parsed form (from memory or the store; upstream only if evicted)."""

@@ -140,7 +140,12 @@ class UpstreamRegistry:
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
-        return f"UpstreamRegistry(name={self.name!r}, url={redact_url(self._settings.url)!r})"
+        return f"UpstreamRegistry(name={self.name!r}, url={self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The upstream's URL, safe to show (no credentials)."""
+        return redact_url(self._settings.url)
 
     async def start(self) -> None:
         if self._session is not None:
