@@ -23,13 +23,25 @@ __all__ = ["access_log", "errors", "stamp_request_id"]
 log = logging.getLogger("pullgate.access")
 errlog = logging.getLogger(__name__)
 
+_MAX_REASON = 512
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HTTP_TO_CODE = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.DENIED, 405: ErrorCode.UNSUPPORTED}
 
 
 def render(error: RegistryError) -> web.Response:
     headers = {"Docker-Distribution-API-Version": "registry/2.0", **error.headers}
+    if error.code is ErrorCode.DENIED:
+        # A HEAD answer has no body, and containerd resolves with HEAD and prints only the
+        # status line: the reason phrase carries the explanation so the operator sees it.
+        reason = _status_reason(error.message)
+        return web.json_response(error.body(), status=error.status, headers=headers, reason=reason)
     return web.json_response(error.body(), status=error.status, headers=headers)
+
+
+def _status_reason(message: str) -> str:
+    # A reason phrase is one line of visible ASCII (RFC 9112 allows little else reliably).
+    ascii_text = message.replace("\u2014", "-").encode("ascii", "replace").decode()
+    return " ".join(ascii_text.split())[:_MAX_REASON]
 
 
 @web.middleware

@@ -1,6 +1,6 @@
 """The reasons a verdict carries: written for the person whose pull was refused.
 
-A rule reason reads ``rule "no-latest" (deny): repository library/* tag latest — pin a
+A rule reason reads ``rule no-latest (deny): repository library/* tag latest — pin a
 version``: the rule id, what it does, what of the image it matched (a glob or regex is shown
 with the tag it accepted), then the rule's description. Its ``detail`` holds the same facts
 as data for the audit log and the admin API.
@@ -20,7 +20,7 @@ def rule_reason(compiled: CompiledRule, tag: str | None) -> Reason:
     rule = compiled.rule
     warn = rule.mode is Mode.WARN
     effect = f"warn, would {rule.action}" if warn else str(rule.action)
-    message = f'rule "{rule.id}" ({effect}): {_matched(compiled, tag)}'
+    message = f"rule {rule.id} ({effect}): {_matched(compiled, tag)}"
     if rule.description:
         message += f" — {rule.description}"
     detail: dict[str, Any] = {

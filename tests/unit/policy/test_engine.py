@@ -160,13 +160,13 @@ def test_default_is_deny() -> None:
         (
             Match(repository="library/*", tag="latest"),
             ("latest",),
-            'rule "r" (deny): repository library/* tag latest',
+            "rule r (deny): repository library/* tag latest",
         ),
-        (Match(tag="v1.*"), ("v0", "v1.2"), 'rule "r" (deny): tag v1.2 (matches v1.*)'),
-        (Match(tag_regex="v[0-9]+"), ("v7",), 'rule "r" (deny): tag v7 (matches /v[0-9]+/)'),
-        (Match(registry="docker.io"), (), 'rule "r" (deny): registry docker.io'),
-        (Match(digest=D1), (), f'rule "r" (deny): digest {D1}'),
-        (Match(), (), 'rule "r" (deny): any repository'),
+        (Match(tag="v1.*"), ("v0", "v1.2"), "rule r (deny): tag v1.2 (matches v1.*)"),
+        (Match(tag_regex="v[0-9]+"), ("v7",), "rule r (deny): tag v7 (matches /v[0-9]+/)"),
+        (Match(registry="docker.io"), (), "rule r (deny): registry docker.io"),
+        (Match(digest=D1), (), f"rule r (deny): digest {D1}"),
+        (Match(), (), "rule r (deny): any repository"),
     ],
 )
 def test_reason_messages(match: Match, tags: tuple[str, ...], message: str) -> None:
@@ -192,8 +192,7 @@ def test_reason_detail_and_description() -> None:
     reason, served_by = verdict.reasons
     assert served_by.check == "default"
     assert (
-        reason.message
-        == 'rule "no-latest" (warn, would deny): repository library/* tag latest — pin a version'
+        reason.message == "rule no-latest (warn, would deny): repository library/* tag latest — pin a version"
     )
     assert reason.detail == {
         "action": "deny",
