@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,13 +70,13 @@ class Mirror:
             cached = await self._manifests.by_digest(key, reference)
         return ServedManifest(cached.digest, cached.media_type, cached.data, warning)
 
-    async def upstream_health(self, timeout: float = 5.0) -> dict[str, dict[str, object]]:
+    async def upstream_health(self, probe_seconds: float = 5.0) -> dict[str, dict[str, object]]:
         """Ping every upstream at once: name -> {"url", "healthy", "error", "latency_ms"}."""
 
         async def probe(name: str, upstream: UpstreamRegistry) -> tuple[str, dict[str, object]]:
             started = time.perf_counter()
             try:
-                await asyncio.wait_for(upstream.ping(), timeout)
+                await asyncio.wait_for(upstream.ping(), probe_seconds)
                 error = None
             except (UpstreamError, TimeoutError) as exc:
                 error = str(exc) or "timed out"

@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.quarantine_queries import QuarantineStatus
-from tests.support.images import ImageFactory
+from tests.support.images import ImageFactory, artifact_manifest
 from tests.support.proc import ToolError
 from tests.support.pullgate import MakePullgate, Pullgate, upstream_entry
 from tests.support.push import MANIFEST_ACCEPT, skopeo_copy
@@ -223,8 +224,6 @@ async def test_index_and_platform_specific_deny(
 async def test_signatures_of_a_denied_image_stay_readable(
     make_pullgate: MakePullgate, upstream_registry: RunningRegistry, image_factory: ImageFactory, push_to
 ) -> None:
-    from tests.support.images import artifact_manifest
-
     image = image_factory.image()
     signature = artifact_manifest(
         image, artifact_type="application/vnd.dev.cosign.artifact.sig.v1+json", payload=b'{"critical": {}}'
@@ -246,8 +245,6 @@ async def test_fail_closed_when_the_database_fails(world) -> None:
     pullgate, _, _ = world
     assert (await _get(pullgate, "/v2/team/app/manifests/1", Accept=MANIFEST_ACCEPT))[0] == 200
     engine_url = pullgate.settings.database.url
-    from sqlalchemy.ext.asyncio import create_async_engine
-
     engine = create_async_engine(engine_url)
     async with engine.begin() as connection:
         await connection.exec_driver_sql("DROP TABLE policy_state")
@@ -259,7 +256,7 @@ async def test_fail_closed_when_the_database_fails(world) -> None:
 
 
 async def test_clients_print_the_denial(world, tmp_path) -> None:
-    pullgate, _, images = world
+    pullgate, _, _ = world
     await skopeo_copy(f"docker://{pullgate.host}/team/app:1", f"dir:{tmp_path / 'ok'}")
     with pytest.raises(ToolError) as failed:
         await skopeo_copy(f"docker://{pullgate.host}/forbidden/x:1", f"dir:{tmp_path / 'no'}")
