@@ -42,18 +42,13 @@ class AuditWriter:
         """Stop, writing everything queued; what cannot be written in time is logged whole."""
         if self._task is not None:
             self._task.cancel()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), drain_seconds)
-            except asyncio.CancelledError:
-                pass
-            except TimeoutError:
-                self._task.cancel()  # again, now for good: the database is not answering
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            except Exception:
-                log.exception("the audit writer failed while stopping")
-        lost = [*self._batch, *self._take(self.pending)]
-        for entry in lost:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await asyncio.wait_for(self.drain(), drain_seconds)
+        except TimeoutError:
+            log.error("the audit log could not be written within %.0fs of stopping", drain_seconds)
+        for entry in [*self._batch, *self._take(self._queue.qsize())]:
             # Last resort: the log line carries the whole record, so it can be re-imported.
             log.error("audit record not written to the database: %s", entry)
         self._batch = []
@@ -62,16 +57,12 @@ class AuditWriter:
         await self._queue.put(entry)  # waits when full: back-pressure, never loss
 
     async def run(self) -> None:
-        """Write batches until cancelled; then write everything still queued."""
-        try:
-            while True:
-                self._batch.append(await self._queue.get())
-                await asyncio.sleep(self._flush_interval)  # let a batch gather
-                self._batch += self._take(self._batch_size - len(self._batch))
-                await self._write()
-        except asyncio.CancelledError:
-            await self.drain()
-            raise
+        """Write batches until cancelled (`close` then writes what is left)."""
+        while True:
+            self._batch.append(await self._queue.get())
+            await asyncio.sleep(self._flush_interval)  # let a batch gather
+            self._batch += self._take(self._batch_size - len(self._batch))
+            await self._write()
 
     async def drain(self) -> None:
         """Write the batch in hand and everything queued (also used on shutdown)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -62,6 +63,8 @@ async def test_serve_on_embedded_defaults_pulls_and_stops_gracefully(
     env = {
         **os.environ,
         "PULLGATE_LISTEN": f"127.0.0.1:{port}",
+        # Audit records would wait a minute for their batch: only the graceful stop writes them.
+        "PULLGATE_GATE__AUDIT_FLUSH_INTERVAL": "60s",
         "PULLGATE_UPSTREAMS": f'[{{name: "{upstream_registry.host}", url: "{upstream_registry.url}", default: true}}]',
     }
     # Run from an empty directory: the embedded defaults put everything under ./data.
@@ -112,3 +115,9 @@ async def test_serve_on_embedded_defaults_pulls_and_stops_gracefully(
     assert (tmp_path / "data" / "pullgate.db").is_file()
     assert any((tmp_path / "data" / "blobs" / "blobs").rglob("*"))
     assert '"logger": "pullgate.access"' in stderr and "/v2/library/demo/manifests/1" in stderr
+    # The graceful stop wrote the audit queue out: both pulls (denied, then allowed) are there.
+    with sqlite3.connect(tmp_path / "data" / "pullgate.db") as db:
+        outcomes = [
+            row[0] for row in db.execute("SELECT outcome FROM audit_events WHERE kind = 'pull' ORDER BY id")
+        ]
+    assert outcomes == ["deny", "allow"]
