@@ -14,150 +14,43 @@ as left behind by a crash.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedReader, AsyncFileIO
 
-from proxy.oci.digest import SUPPORTED_ALGORITHMS, Digest, DigestMismatchError, InvalidDigestError
+from proxy.oci.digest import SUPPORTED_ALGORITHMS, Digest, DigestMismatchError
 from proxy.storage.base import DEFAULT_CHUNK, BlobNotFoundError, StorageError
+from proxy.storage.fsutil import (
+    check_range,
+    digest_at,
+    failure,
+    files_with_sizes,
+    hash_file,
+    in_thread,
+    os_errors,
+    publish,
+    remove_stale_files,
+    subdirectories,
+)
 
 __all__ = ["FilesystemBlobStore", "FilesystemUpload"]
 
 _log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 # Upstream bodies arrive in pieces of a few KiB to 64 KiB. Handing each piece to a worker
 # thread would cost thousands of thread hops for a 200 MB layer, so writes are coalesced.
 _FLUSH_AT = 1024 * 1024
-_REHASH_CHUNK = 1024 * 1024
 _PROBE = b"pullgate storage probe\n"
-
-
-def _failure(operation: str, path: Path, exc: OSError) -> StorageError:
-    # strerror ("No space left on device") and the path are what an operator needs; the
-    # rest of the OSError (errno, a second filename) adds nothing for them.
-    reason = exc.strerror or type(exc).__name__
-    return StorageError(f"{operation} failed for {path}: {reason}")
-
-
-@contextlib.contextmanager
-def _os_errors(operation: str, path: Path) -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        raise _failure(operation, path, exc) from exc
-
-
-async def _in_thread(operation: str, path: Path, func: Callable[[], _T]) -> _T:
-    """Run blocking filesystem work off the event loop, with OSError as StorageError."""
-    loop = asyncio.get_running_loop()
-    with _os_errors(operation, path):
-        return await loop.run_in_executor(None, func)
-
-
-# --- blocking helpers, always called through _in_thread -------------------------------------
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _make_directory(path: Path) -> bool:
-    """Create `path` (its parent exists); True when it is new."""
-    try:
-        path.mkdir()
-    except FileExistsError:
-        return False
-    return True
-
-
-def _publish(spool: Path, target: Path) -> None:
-    """Give a verified, fsynced spool file its content name, durably."""
-    created = _make_directory(target.parent)
-    if target.exists():
-        # Content-addressed: what is there already is these very bytes, verified on arrival.
-        spool.unlink()
-        return
-    os.replace(spool, target)
-    # The rename is durable only once the directory holding the new name is on disk.
-    _fsync_directory(target.parent)
-    if created:
-        _fsync_directory(target.parent.parent)
-
-
-def _hash_file(path: Path, algorithm: str) -> str:
-    hasher = Digest.hasher_for(algorithm)
-    with path.open("rb") as file:
-        while chunk := file.read(_REHASH_CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def _remove_stale_files(directory: Path, before: float) -> int:
-    removed = 0
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < before:
-                Path(entry.path).unlink(missing_ok=True)
-                removed += 1
-    return removed
-
-
-def _subdirectories(directory: Path) -> list[Path]:
-    try:
-        with os.scandir(directory) as entries:
-            return [Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-
-
-def _entry_size(entry: os.DirEntry[str]) -> int | None:
-    try:
-        return entry.stat(follow_symlinks=False).st_size
-    except FileNotFoundError:  # deleted while we were listing
-        return None
-
-
-def _files_with_sizes(directory: Path) -> list[tuple[str, int]]:
-    try:
-        with os.scandir(directory) as entries:
-            files = [entry for entry in entries if entry.is_file(follow_symlinks=False)]
-            sizes = [(entry.name, _entry_size(entry)) for entry in files]
-    except FileNotFoundError:
-        return []
-    return [(name, size) for name, size in sizes if size is not None]
-
-
-def _digest_at(algorithm: str, fanout: str, name: str) -> Digest | None:
-    """The digest a content path stands for, or None for anything else found in the tree."""
-    try:
-        digest = Digest.parse(f"{algorithm}:{name}")
-    except InvalidDigestError:
-        return None
-    return digest if fanout == digest.encoded[:2] else None
-
-
-def _check_range(offset: int, length: int | None, chunk_size: int) -> None:
-    if offset < 0 or (length is not None and length < 0):
-        raise ValueError(f"invalid byte range: offset {offset}, length {length}")
-    if chunk_size <= 0:
-        raise ValueError(f"chunk_size must be positive, not {chunk_size}")
 
 
 # --- uploads ---------------------------------------------------------------------------------
@@ -249,7 +142,7 @@ class FilesystemUpload:
                 self._size += written
         except OSError as exc:
             await self._discard()
-            raise _failure("write", self._path, exc) from exc
+            raise failure("write", self._path, exc) from exc
 
     async def _verify(self, digest: Digest, size: int | None) -> None:
         if size is not None and size != self._received:
@@ -262,16 +155,16 @@ class FilesystemUpload:
     async def _actual_digest(self, algorithm: str) -> Digest:
         if algorithm == "sha256":
             return Digest("sha256", self._hasher.hexdigest())
-        encoded = await _in_thread("hash", self._path, partial(_hash_file, self._path, algorithm))
+        encoded = await in_thread("hash", self._path, partial(hash_file, self._path, algorithm))
         return Digest(algorithm, encoded)
 
     async def _persist(self, target: Path) -> None:
         # The data must be on disk before the name is: otherwise a crash right after the
         # rename could leave a valid-looking content path holding zeros or nothing.
-        await _in_thread("fsync", self._path, partial(os.fsync, self._file.fileno()))
-        with _os_errors("close", self._path):
+        await in_thread("fsync", self._path, partial(os.fsync, self._file.fileno()))
+        with os_errors("close", self._path):
             await self._file.close()
-        await _in_thread("publish", target, partial(_publish, self._path, target))
+        await in_thread("publish", target, partial(publish, self._path, target))
 
     async def _discard(self) -> None:
         self._state = _State.DISCARDED
@@ -305,10 +198,10 @@ class FilesystemBlobStore:
     async def open(self) -> None:
         started = time.time()
         for directory in (self._uploads, *(self._blobs / name for name in SUPPORTED_ALGORITHMS)):
-            with _os_errors("create directory", directory):
+            with os_errors("create directory", directory):
                 await aiofiles.os.makedirs(directory, exist_ok=True)
-        removed = await _in_thread(
-            "clean up", self._uploads, partial(_remove_stale_files, self._uploads, started)
+        removed = await in_thread(
+            "clean up", self._uploads, partial(remove_stale_files, self._uploads, started)
         )
         if removed:
             _log.warning("removed %d spool file(s) left by an earlier run in %s", removed, self._uploads)
@@ -318,7 +211,7 @@ class FilesystemBlobStore:
 
     async def ping(self) -> None:
         probe = self._uploads / f"ping-{secrets.token_hex(8)}"
-        with _os_errors("probe", probe):
+        with os_errors("probe", probe):
             try:
                 async with aiofiles.open(probe, "xb") as file:
                     await file.write(_PROBE)
@@ -337,18 +230,18 @@ class FilesystemBlobStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise _failure("stat", path, exc) from exc
+            raise failure("stat", path, exc) from exc
         return result.st_size
 
     async def read(
         self, digest: Digest, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK
     ) -> AsyncIterator[bytes]:
         """Stream content; an offset past the end yields nothing."""
-        _check_range(offset, length, chunk_size)
+        check_range(offset, length, chunk_size)
         path = self._path_of(digest)
         file = await self._open_blob(digest, path)
         try:
-            with _os_errors("seek", path):
+            with os_errors("seek", path):
                 await file.seek(offset)
             remaining = length
             while remaining is None or remaining > 0:
@@ -366,7 +259,7 @@ class FilesystemBlobStore:
         path = self._path_of(digest)
         file = await self._open_blob(digest, path)
         try:
-            with _os_errors("read", path):
+            with os_errors("read", path):
                 data = await file.read(limit + 1)  # one byte more tells "too large" apart
         finally:
             await file.close()
@@ -380,7 +273,7 @@ class FilesystemBlobStore:
 
     async def new_upload(self) -> FilesystemUpload:
         path = self._uploads / secrets.token_hex(16)
-        with _os_errors("create spool file", path):
+        with os_errors("create spool file", path):
             # Unbuffered: bytes counted in `size` must be in the file for readers to follow.
             file = await aiofiles.open(path, "xb", buffering=0)
         return FilesystemUpload(file, path, self._path_of)
@@ -400,16 +293,16 @@ class FilesystemBlobStore:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise _failure("delete", path, exc) from exc
+            raise failure("delete", path, exc) from exc
         return True
 
     async def iter_blobs(self) -> AsyncIterator[tuple[Digest, int]]:
         # One directory listing per thread hop keeps memory bounded by a fan-out directory.
         for algorithm in SUPPORTED_ALGORITHMS:
             top = self._blobs / algorithm
-            for fanout in await _in_thread("list", top, partial(_subdirectories, top)):
-                for name, size in await _in_thread("list", fanout, partial(_files_with_sizes, fanout)):
-                    digest = _digest_at(algorithm, fanout.name, name)
+            for fanout in await in_thread("list", top, partial(subdirectories, top)):
+                for name, size in await in_thread("list", fanout, partial(files_with_sizes, fanout)):
+                    digest = digest_at(algorithm, fanout.name, name)
                     if digest is not None:
                         yield digest, size
 
@@ -425,9 +318,9 @@ class FilesystemBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFoundError(digest) from exc
         except OSError as exc:
-            raise _failure("open", path, exc) from exc
+            raise failure("open", path, exc) from exc
 
 
 async def _read_chunk(file: AsyncBufferedReader, path: Path, size: int) -> bytes:
-    with _os_errors("read", path):
+    with os_errors("read", path):
         return await file.read(size)
