@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from db.admin_queries import AdminQueries
 from db.queries import MetadataStore
-from db.session import create_engine, ping, session_factory
+from db.session import create_engine, ping, read_only, session_factory
+from proxy.api import admin as admin_api
 from proxy.api import middlewares, ops, registry
 from proxy.api.context import SERVICES, Services
 from proxy.api.routing import Router
@@ -25,6 +27,7 @@ from proxy.cache.manifests import ManifestCache
 from proxy.cache.mirror import Mirror
 from proxy.cache.repositories import RepositoryIds
 from proxy.cache.tags import TagResolver
+from proxy.gate.admin import AdminService
 from proxy.gate.audit import AuditWriter
 from proxy.gate.policy_state import PolicyState
 from proxy.gate.service import Gate
@@ -42,10 +45,18 @@ _AUDIT_DRAIN_TIMEOUT = 20.0  # on shutdown; what cannot be written by then goes 
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[middlewares.access_log, middlewares.errors], client_max_size=64 * 1024)
+    # The admin API's middlewares run inside the registry's error renderer: they answer every
+    # /api/v1 request (errors included) themselves and pass everything else through.
+    admin_middlewares = admin_api.MIDDLEWARES if settings.admin.enabled else ()
+    app = web.Application(
+        middlewares=[middlewares.access_log, middlewares.errors, *admin_middlewares],
+        client_max_size=64 * 1024,
+    )
     app.on_response_prepare.append(middlewares.stamp_request_id)
     app.add_routes(ops.routes)
     app.add_routes(registry.routes)
+    if settings.admin.enabled:
+        admin_api.setup(app)
     app.cleanup_ctx.append(lambda a: _lifetime(a, settings))
     return app
 
@@ -96,6 +107,16 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             stores=stores,
             access_log=settings.log.access_log,
             evictor=evictor,
+            admin=AdminService(
+                gate=gate,
+                stores=stores,
+                queries=AdminQueries(session_factory(read_only(engine))),
+                meta=meta,
+                evictor=evictor,
+                metrics=metrics,
+                upstreams=settings.upstreams,
+                max_bytes=settings.cache.max_bytes,
+            ),
         )
         # The audit writer stops last among the workers: it drains what the others queued.
         stack.push_async_callback(audit.close, _AUDIT_DRAIN_TIMEOUT)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from proxy.api.routing import Router
 from proxy.cache.eviction import Evictor
+from proxy.gate.admin import AdminService
 from proxy.gate.service import Gate
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
@@ -26,6 +27,7 @@ class Services:
     stores: Stores
     access_log: bool = True
     evictor: Evictor | None = None
+    admin: AdminService | None = None  # the /api/v1 admin API's operations
 
 
 SERVICES = web.AppKey("services", Services)

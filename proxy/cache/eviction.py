@@ -86,6 +86,13 @@ class Evictor:
         log.info("evicted %d bytes; cache now %d of %d bytes", freed, total - freed, limit)
         return freed
 
+    async def remove(self, digest: Digest) -> bool:
+        """Remove one object now (an admin purge); False when it is being served or filled."""
+        if str(digest) in self._busy():
+            return False
+        await self._remove(str(digest))
+        return True
+
     async def _remove(self, digest_text: str) -> None:
         digest = Digest.parse(digest_text)
         await self._meta.forget_object(digest_text)

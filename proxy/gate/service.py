@@ -117,7 +117,7 @@ class Gate:
             and (now - cached.decided_at).total_seconds() < self._settings.decision_cache_ttl
         ):
             return cached
-        verdict = await self._verdict(key, manifest, tag, snapshot.engine, now)
+        verdict = await self.verdict(key, manifest, tag, snapshot.engine, now)
         decision = Decision(
             str(uuid.uuid4()),
             verdict.outcome,
@@ -133,9 +133,10 @@ class Gate:
         self._cache.put(cache_key, decision)
         return decision
 
-    async def _verdict(
+    async def verdict(
         self, key: RepoKey, manifest: CachedManifest, tag: str | None, engine: PolicyEngine, now: datetime
     ) -> Verdict:
+        """The checks for one manifest, recording nothing (the admin dry run uses this too)."""
         repository_id = await self._repositories.get(key)
         tags = await self._meta.tags_naming(repository_id, str(manifest.digest))
         if tag is not None:

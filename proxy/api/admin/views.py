@@ -1,0 +1,280 @@
+"""What the admin API answers: response models, built from the admin service's results.
+
+Every response body is one of these models, serialised by pydantic, and the OpenAPI
+document is generated from the same models, so the two cannot drift apart (a test
+validates real responses against the document as well). Fields are all present in every
+response (nullable rather than omitted), which is what `serialization_defaults_required`
+tells the schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from proxy.gate.admin import QuarantineStatus, TokenRole
+from proxy.policy.document import PolicyDocument, RuleSpec
+from proxy.policy.model import Outcome
+
+__all__ = [
+    "CacheView",
+    "DecisionView",
+    "DeletedRuleView",
+    "DryRunView",
+    "ErrorView",
+    "ImageDetailView",
+    "ImageView",
+    "LatestDecisionView",
+    "PageView",
+    "PolicyChangeView",
+    "PolicyView",
+    "PullerView",
+    "PurgeView",
+    "QuarantineStateView",
+    "QuarantineView",
+    "ReasonView",
+    "ReviewView",
+    "RevokedView",
+    "RuleResource",
+    "StoredView",
+    "TokenCreatedView",
+    "TokenView",
+    "UpstreamView",
+]
+
+T = TypeVar("T")
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+
+class PageView(_View, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null after the last")
+
+
+class RuleResource(RuleSpec):
+    """A rule as stored: the fields a client writes, plus read-only bookkeeping.
+
+    The same model is the request body of POST and PUT, so a client can GET a rule, edit it
+    and PUT it back; the read-only fields are then ignored (If-Match says which revision).
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    revision: int | None = Field(
+        default=None, json_schema_extra={"readOnly": True}, description="also the ETag"
+    )
+    created_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    updated_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+
+
+class DeletedRuleView(_View):
+    id: str
+    policy_version: int
+
+
+class PolicyView(_View):
+    version: int
+    document: PolicyDocument
+
+
+class PolicyChangeView(_View):
+    version: int = Field(description="the policy version in force after the call")
+    changed: bool = Field(description="false: the request matched the policy in force; nothing was written")
+
+
+class ReasonView(_View):
+    check: str = Field(description="rule, default, exception, review, gate, artifact, ...")
+    message: str
+    rule_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionView(_View):
+    id: str
+    upstream: str
+    repository: str
+    digest: str
+    reference: str | None
+    outcome: Outcome
+    reasons: list[ReasonView]
+    rule_ids: list[str]
+    policy_version: int
+    created_at: datetime
+
+
+class DryRunView(_View):
+    upstream: str
+    repository: str
+    tag: str | None
+    digest: str
+    image: str
+    outcome: Outcome
+    serves: bool = Field(description="whether a pull would get the manifest (allow or warn)")
+    reasons: list[ReasonView]
+    rule_ids: list[str]
+    policy_version: int
+
+
+class LatestDecisionView(_View):
+    id: str
+    outcome: Outcome
+    policy_version: int
+    decided_at: datetime
+
+
+class QuarantineStateView(_View):
+    id: int
+    status: QuarantineStatus
+
+
+class ImageView(_View):
+    upstream: str
+    repository: str
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    subject_digest: str | None
+    fetched_at: datetime
+    tags: list[str]
+    decision: LatestDecisionView | None = Field(description="the newest decision, under any policy version")
+    quarantine: QuarantineStateView | None
+
+
+class QuarantineView(_View):
+    id: int
+    upstream: str
+    repository: str
+    digest: str
+    reference: str | None
+    decision_id: str
+    rule_ids: list[str]
+    status: QuarantineStatus
+    created_at: datetime
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_reason: str | None
+    expires_at: datetime | None
+
+
+class ReviewView(QuarantineView):
+    policy_version: int = Field(description="every replica re-decides under this version")
+
+
+class PullerView(_View):
+    client_address: str | None
+    identity: str | None
+    first_at: datetime
+    last_at: datetime
+    pulls: int = Field(description="every attempt, whatever the outcome")
+    served: int = Field(description="attempts that got the manifest")
+
+
+class StoredView(_View):
+    digest: str
+    size: int
+    kind: str
+    created_at: datetime
+    last_access: datetime
+
+
+class ImageDetailView(_View):
+    digest: str
+    stored: StoredView | None = Field(description="null: not in the content store")
+    repositories: list[ImageView]
+    decisions: list[DecisionView] = Field(description="the newest 50, every repository")
+    quarantine: list[QuarantineView]
+    pulled_by: PageView[PullerView] = Field(description="first page; GET /audit/pulls for more")
+
+
+class AuditEventView(_View):
+    id: int
+    created_at: datetime
+    kind: str
+    client_address: str | None
+    user_agent: str | None
+    identity: str | None
+    upstream: str | None
+    repository: str | None
+    reference: str | None
+    digest: str | None
+    decision_id: str | None
+    outcome: str | None
+    reasons: list[dict[str, Any]]
+    rule_ids: list[str]
+    policy_version: int | None
+    detail: dict[str, Any]
+
+
+class UpstreamView(_View):
+    name: str
+    url: str
+    default: bool
+    aliases: list[str]
+    healthy: bool
+    error: str | None
+    latency_ms: float
+
+
+class ObjectTotalsView(_View):
+    objects: int
+    bytes: int
+
+
+class CacheView(_View):
+    stored_bytes: int
+    max_bytes: int | None = Field(description="null: unbounded")
+    objects: dict[str, ObjectTotalsView] = Field(description="by kind: blob, manifest")
+    hits: dict[str, float] = Field(description="by kind, since this replica started")
+    misses: dict[str, float]
+    evicted_bytes: float
+
+
+class PurgeView(_View):
+    freed_bytes: int
+    stored_bytes: int
+
+
+class TokenView(_View):
+    id: str
+    name: str
+    role: TokenRole
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreatedView(_View):
+    id: str
+    name: str
+    role: TokenRole
+    token: str = Field(description="the secret; shown only in this response")
+
+
+class RevokedView(_View):
+    id: str
+    revoked: bool
+
+
+class FieldProblem(_View):
+    field: str | None
+    message: str
+
+
+class ErrorBody(_View):
+    code: str
+    message: str
+    field: str | None = Field(description="the offending field, dotted (match.tag_regex), if one")
+    details: list[FieldProblem]
+    request_id: str | None
+
+
+class ErrorView(_View):
+    error: ErrorBody

@@ -1,0 +1,97 @@
+"""The admin service: every operation of the admin API, behind one facade.
+
+HTTP handlers (`proxy.api.admin`) parse, call one method here, and render; everything with
+a consequence — invalidating the gate after a rule change, bumping the policy version after
+a review, auditing every change, never purging busy content — happens here, once, whoever
+calls. The parts (`proxy.gate.manage`) are grouped by concept: `admin.rules`,
+`admin.quarantine`, ...
+
+The HTTP layer may not import `db` (import contracts), so the store types it renders are
+re-exported from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from db.admin_queries import AdminQueries, CachedImageRow, LatestDecision, ObjectTotals, StoredObjectRow
+from db.audit_queries import AuditEventRow, Puller
+from db.decision_queries import DecisionRow
+from db.policy_queries import StoredRule
+from db.quarantine_queries import QuarantineRow, QuarantineStatus
+from db.queries import MetadataStore
+from db.token_queries import TokenInfo, TokenRole
+from proxy.cache.eviction import Evictor
+from proxy.gate.manage.access import AuditAdmin, TokensAdmin
+from proxy.gate.manage.actions import ActionLog, Actor
+from proxy.gate.manage.decisions import DecisionsAdmin, DryRun
+from proxy.gate.manage.errors import AdminError, AdminErrorKind
+from proxy.gate.manage.images import ImageDetail, ImagesAdmin
+from proxy.gate.manage.paging import Page
+from proxy.gate.manage.quarantine import QuarantineAdmin, Reviewed
+from proxy.gate.manage.rules import PolicyChange, PolicyExport, RulesAdmin
+from proxy.gate.manage.system import CacheStats, Purged, SystemAdmin, UpstreamStatus
+from proxy.gate.service import Gate
+from proxy.gate.stores import Stores
+from proxy.metrics import Metrics
+from proxy.settings import UpstreamSettings
+
+__all__ = [
+    "Actor",
+    "AdminError",
+    "AdminErrorKind",
+    "AdminService",
+    "AuditEventRow",
+    "CacheStats",
+    "CachedImageRow",
+    "DecisionRow",
+    "DryRun",
+    "ImageDetail",
+    "LatestDecision",
+    "ObjectTotals",
+    "Page",
+    "PolicyChange",
+    "PolicyExport",
+    "Puller",
+    "Purged",
+    "QuarantineRow",
+    "QuarantineStatus",
+    "Reviewed",
+    "StoredObjectRow",
+    "StoredRule",
+    "TokenInfo",
+    "TokenRole",
+    "UpstreamStatus",
+]
+
+
+class AdminService:
+    def __init__(
+        self,
+        *,
+        gate: Gate,
+        stores: Stores,
+        queries: AdminQueries,
+        meta: MetadataStore,
+        evictor: Evictor,
+        metrics: Metrics,
+        upstreams: Sequence[UpstreamSettings],
+        max_bytes: int | None,
+    ) -> None:
+        actions = ActionLog(stores.audit.insert_events)
+        self.rules = RulesAdmin(stores.policies, gate, actions)
+        self.decisions = DecisionsAdmin(gate, stores.decisions)
+        self.images = ImagesAdmin(queries, stores.decisions, stores.quarantine, stores.audit)
+        self.quarantine = QuarantineAdmin(stores.quarantine, stores.policies, gate, actions)
+        self.audit = AuditAdmin(stores.audit)
+        self.tokens = TokensAdmin(stores.tokens, actions)
+        self.system = SystemAdmin(
+            gate=gate,
+            queries=queries,
+            meta=meta,
+            evictor=evictor,
+            metrics=metrics,
+            upstreams=upstreams,
+            max_bytes=max_bytes,
+            actions=actions,
+        )
