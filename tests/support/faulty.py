@@ -180,16 +180,16 @@ class FaultyRegistry:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         fault = self._take_fault(request.method, request.path)
         content = self._resolve(request)
-        status, sent = content.status, 0
+        # Counted on arrival: a client that got its answer always finds its request counted.
+        entry = RecordedRequest(request.method, request.path, request.query_string, content.status, 0)
+        self.log.add(entry)
         try:
-            response, sent = await self._send(request, content, fault)
-            status = response.status
+            response, entry.bytes_sent = await self._send(request, content, fault)
+            entry.status = response.status
             return response
         except _HungUp as hung:
-            sent = hung.sent
+            entry.bytes_sent = hung.sent
             raise asyncio.CancelledError from None
-        finally:
-            self.log.add(RecordedRequest(request.method, request.path, request.query_string, status, sent))
 
     async def _send(
         self, request: web.Request, content: _Content, fault: Fault | None

@@ -77,27 +77,23 @@ class Relay:
             yield
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        status, sent = 502, 0
+        entry = RecordedRequest(request.method, request.path, request.query_string, 502, 0)
+        self.log.add(entry)
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
         body = request.content.iter_chunked(_CHUNK) if request.body_exists else None
         url = self.upstream_url + request.rel_url.raw_path_qs
         session = request.app[_SESSION]
-        try:
-            async with session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
-            ) as upstream:
-                status = upstream.status
-                response = web.StreamResponse(
-                    status=upstream.status, headers=self._response_headers(upstream)
-                )
-                await response.prepare(request)
-                async for chunk in upstream.content.iter_chunked(_CHUNK):
-                    await response.write(chunk)
-                    sent += len(chunk)
-                await response.write_eof()
-                return response
-        finally:
-            self.log.add(RecordedRequest(request.method, request.path, request.query_string, status, sent))
+        async with session.request(
+            request.method, url, headers=headers, data=body, allow_redirects=False
+        ) as upstream:
+            entry.status = upstream.status
+            response = web.StreamResponse(status=upstream.status, headers=self._response_headers(upstream))
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_chunked(_CHUNK):
+                entry.bytes_sent += len(chunk)  # counted before it leaves
+                await response.write(chunk)
+            await response.write_eof()
+            return response
 
     def _response_headers(self, upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
         headers = CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP)

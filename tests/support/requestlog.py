@@ -8,8 +8,11 @@ from dataclasses import dataclass
 __all__ = ["RecordedRequest", "RequestLog"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
+    """Recorded when the request arrives and updated as the answer goes out, so a client that
+    has read a whole answer always finds its request counted (no race with the server thread)."""
+
     method: str
     path: str
     query: str
