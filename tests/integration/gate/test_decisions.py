@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.quarantine_queries import QuarantineStatus
+from proxy.oci.digest import Digest
 from tests.support.images import ImageFactory, artifact_manifest
 from tests.support.proc import ToolError
 from tests.support.pullgate import MakePullgate, Pullgate, upstream_entry
@@ -261,3 +263,31 @@ async def test_clients_print_the_denial(world, tmp_path) -> None:
     with pytest.raises(ToolError) as failed:
         await skopeo_copy(f"docker://{pullgate.host}/forbidden/x:1", f"dir:{tmp_path / 'no'}")
     assert "rule forbidden (deny)" in str(failed.value) and "decision" in str(failed.value)
+
+
+async def test_released_exceptions_expire_and_prefetch_fills_the_cache(
+    make_pullgate: MakePullgate, upstream_registry: RunningRegistry, image_factory: ImageFactory, push_to
+) -> None:
+    image = image_factory.image(300_000, layers=2)
+    await push_to(upstream_registry, "vendor/tool", image, "1")
+    pullgate = await make_pullgate(
+        [upstream_entry(upstream_registry)], policy=POLICY, gate={"quarantine_prefetch_blobs": True}
+    )
+    assert (await _get(pullgate, "/v2/vendor/tool/manifests/1", Accept=MANIFEST_ACCEPT))[0] == 403
+    store = pullgate.services.gate.mirror.blobs.store
+    for _ in range(100):  # the quarantined image's blobs arrive in the background
+        if all([await store.stat(Digest.parse(d)) is not None for d in image.layer_digests]):
+            break
+        await asyncio.sleep(0.05)
+    assert all([await store.stat(Digest.parse(d)) is not None for d in image.layer_digests])
+    quarantine = pullgate.services.stores.quarantine
+    (entry,), _ = await quarantine.list_quarantine(QuarantineStatus.PENDING, 10)
+    await quarantine.release(entry.id, "alice", "trial", datetime.now(UTC) + timedelta(seconds=1))
+    pullgate.services.gate.forget()
+    assert (await _get(pullgate, "/v2/vendor/tool/manifests/1", Accept=MANIFEST_ACCEPT))[0] == 200
+    await asyncio.sleep(1.2)
+    pullgate.services.gate.forget()
+    status, _, body = await _get(pullgate, "/v2/vendor/tool/manifests/1", Accept=MANIFEST_ACCEPT)
+    assert status == 403 and "quarantined" in _error(body)["message"], "the exception expired"
+    (again,), _ = await quarantine.list_quarantine(QuarantineStatus.PENDING, 10)
+    assert again.id == entry.id, "back in the review queue"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from urllib.parse import quote
 
 import aiohttp
@@ -219,3 +220,13 @@ async def test_ops_endpoints(make_pullgate: MakePullgate, upstream_registry: Run
     status, headers, body = await _get(f"{pullgate.url}/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert await pullgate.metric("pullgate_http_requests", route="other", status="200") >= 1
+
+
+async def test_readiness_names_a_failing_dependency(
+    make_pullgate: MakePullgate, upstream_registry: RunningRegistry
+) -> None:
+    pullgate = await make_pullgate([upstream_entry(upstream_registry)])
+    shutil.rmtree(pullgate.store_root / "_uploads")  # the store can no longer take writes
+    status, _, body = await _get(f"{pullgate.url}/readyz")
+    checks = json.loads(body)["checks"]
+    assert status == 503 and checks["database"] == "ok" and checks["storage"].startswith("failed")
