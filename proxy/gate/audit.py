@@ -45,7 +45,8 @@ class AuditWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         try:
-            await asyncio.wait_for(self.drain(), drain_seconds)
+            async with asyncio.timeout(drain_seconds):
+                await self.drain()
         except TimeoutError:
             log.error("the audit log could not be written within %.0fs of stopping", drain_seconds)
         for entry in [*self._batch, *self._take(self._queue.qsize())]:
@@ -58,10 +59,23 @@ class AuditWriter:
 
     async def run(self) -> None:
         """Write batches until cancelled (`close` then writes what is left)."""
+        loop = asyncio.get_running_loop()
         while True:
             self._batch.append(await self._queue.get())
-            await asyncio.sleep(self._flush_interval)  # let a batch gather
-            self._batch += self._take(self._batch_size - len(self._batch))
+            # Gather until the batch is full or the interval is over, whichever comes first:
+            # under load batches leave at once, when quiet a record waits at most the interval.
+            deadline = loop.time() + self._flush_interval
+            while len(self._batch) < self._batch_size and (left := deadline - loop.time()) > 0:
+                self._batch += self._take(self._batch_size - len(self._batch))
+                if len(self._batch) < self._batch_size:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancellation that races with the get, and the writer would never stop.
+                    try:
+                        async with asyncio.timeout(left):
+                            entry = await self._queue.get()
+                    except TimeoutError:
+                        break
+                    self._batch.append(entry)
             await self._write()
 
     async def drain(self) -> None:

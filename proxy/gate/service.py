@@ -26,10 +26,11 @@ from proxy.cache.lru import LRU
 from proxy.cache.manifests import CachedManifest
 from proxy.cache.mirror import Mirror, ServedManifest
 from proxy.cache.repositories import RepositoryIds
+from proxy.cache.singleflight import Coalescer
 from proxy.gate.artifacts import is_signature_artifact
 from proxy.gate.audit import AuditWriter
 from proxy.gate.decision import Decision, denial
-from proxy.gate.policy_state import PolicyState
+from proxy.gate.policy_state import PolicySnapshot, PolicyState
 from proxy.gate.review import apply_review
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
@@ -83,6 +84,7 @@ class Gate:
         self._cache: LRU[tuple[RepoKey, Digest, str | None], Decision] = LRU(100_000)
         self._blobs_allowed: LRU[tuple[RepoKey, Digest], int] = LRU(200_000)  # -> policy version
         self._prefetches: set[asyncio.Task[None]] = set()
+        self._deciding: Coalescer[tuple[RepoKey, Digest, str | None, int], Decision] = Coalescer()
 
     # -- manifests ----------------------------------------------------------------------
     async def manifest(self, key: RepoKey, reference: Tag | Digest, client: ClientInfo) -> GatedManifest:
@@ -117,6 +119,17 @@ class Gate:
             and (now - cached.decided_at).total_seconds() < self._settings.decision_cache_ttl
         ):
             return cached
+        # One decision per image and policy version at a time: when a cached decision expires
+        # under load, the requests that arrive together share one new decision.
+        return await self._deciding.run(
+            (key, manifest.digest, tag, snapshot.version),
+            lambda: self._new_decision(key, manifest, tag, snapshot),
+        )
+
+    async def _new_decision(
+        self, key: RepoKey, manifest: CachedManifest, tag: str | None, snapshot: PolicySnapshot
+    ) -> Decision:
+        now = _now()
         verdict = await self.verdict(key, manifest, tag, snapshot.engine, now)
         decision = Decision(
             str(uuid.uuid4()),
@@ -130,7 +143,7 @@ class Gate:
         if decision.outcome is Outcome.QUARANTINE:
             await self._hold(key, manifest, tag, decision)
         self._metrics.decisions.labels(decision.outcome.value).inc()
-        self._cache.put(cache_key, decision)
+        self._cache.put((key, manifest.digest, tag), decision)
         return decision
 
     async def verdict(

@@ -24,9 +24,11 @@ class Stores:
     tokens: TokenStore
 
     @classmethod
-    def over(cls, sessions: async_sessionmaker[AsyncSession]) -> Stores:
+    def over(
+        cls, sessions: async_sessionmaker[AsyncSession], reads: async_sessionmaker[AsyncSession] | None = None
+    ) -> Stores:
         return cls(
-            policies=PolicyStore(sessions),
+            policies=PolicyStore(sessions, reads),
             decisions=DecisionStore(sessions),
             quarantine=QuarantineStore(sessions),
             audit=AuditStore(sessions),

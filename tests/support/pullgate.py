@@ -117,6 +117,8 @@ def make_pullgate(aiohttp_server: Any, tmp_path: Path, sqlite_url: str) -> MakeP
                 "upstreams": upstreams,
                 "upstream_client": {"retries": 1, "backoff_initial": 0.01, "read_timeout": 5},
                 "log": {"access_log": False},
+                # Tests build hundreds of apps in one process: freezing would keep their garbage.
+                "server": {"gc_freeze": False},
             },
             overrides,
         )

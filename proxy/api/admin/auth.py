@@ -44,7 +44,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             "the token is unknown or revoked",
             headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
         )
-    read_only = request.method in READ_METHODS or (request.method == "POST" and request.path in READ_ONLY_POSTS)
+    read_only = request.method in READ_METHODS or (
+        request.method == "POST" and request.path in READ_ONLY_POSTS
+    )
     if not read_only and info.role is not TokenRole.ADMIN:
         raise ApiError(Code.FORBIDDEN, f"a {info.role.value} token may only read; this needs an admin token")
     who = Actor(
