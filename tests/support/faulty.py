@@ -14,14 +14,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
 from tests.support.images import Image, Index
 from tests.support.requestlog import RecordedRequest, RequestLog
-from tests.support.serve import ServerThread
+from tests.support.serve import ServedInThread, ServerThread
 
 __all__ = ["Fault", "FaultKind", "FaultyRegistry"]
 
@@ -118,7 +116,7 @@ class _Content:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class FaultyRegistry:
+class FaultyRegistry(ServedInThread):
     """Serve images over HTTP and misbehave where ``inject`` says."""
 
     def __init__(self) -> None:
@@ -131,18 +129,6 @@ class FaultyRegistry:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._server = ServerThread(app)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def host(self) -> str:
-        return self._server.host
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     def add(self, repo: str, image: Image | Index, tag: str | None = None) -> None:
         """Serve ``image`` (children and blobs included) in ``repo``, by digest and by ``tag``."""
@@ -227,24 +213,6 @@ class FaultyRegistry:
         if key not in self._blobs:
             return _error(404, "BLOB_UNKNOWN", "blob unknown to registry")
         return _blob(key[1], self._blobs[key], request.headers.get("Range"))
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _error(status: int, code: str, message: str) -> _Content:

@@ -8,15 +8,13 @@ stream both ways untouched (no decompression, no redirects followed).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.support.requestlog import RecordedRequest, RequestLog
-from tests.support.serve import ServerThread
+from tests.support.serve import ServedInThread, ServerThread
 
 __all__ = ["HOP_BY_HOP", "Relay"]
 
@@ -38,7 +36,7 @@ _CHUNK = 64 * 1024
 _SESSION = web.AppKey("relay_session", aiohttp.ClientSession)
 
 
-class Relay:
+class Relay(ServedInThread):
     """Forward everything to ``upstream_url`` and record (method, path, query, status, bytes)."""
 
     def __init__(self, upstream_url: str) -> None:
@@ -48,18 +46,6 @@ class Relay:
         app.cleanup_ctx.append(self._session_ctx)
         app.router.add_route("*", "/{tail:.*}", self._forward)
         self._server = ServerThread(app)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def host(self) -> str:
-        return self._server.host
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -101,21 +87,3 @@ class Relay:
         if location and location.startswith(self.upstream_url):
             headers["Location"] = self.url + location[len(self.upstream_url) :]
         return headers
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-__all__ = ["ServerThread"]
+__all__ = ["ServedInThread", "ServerThread"]
 
 _T = TypeVar("_T")
 _START_TIMEOUT = 10.0
@@ -82,6 +82,42 @@ class ServerThread:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServedInThread:
+    """Base for test servers built on a `ServerThread`: address, start/stop, `with` support."""
+
+    _server: ServerThread
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -15,8 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
 from cryptography import x509
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from tests.support.serve import ServerThread
+from tests.support.serve import ServedInThread, ServerThread
 
 __all__ = ["TokenServer", "parse_scope"]
 
@@ -44,7 +43,7 @@ def parse_scope(scope: str) -> dict[str, Any]:
     return {"type": kind, "name": name, "actions": [a for a in actions.split(",") if a]}
 
 
-class TokenServer:
+class TokenServer(ServedInThread):
     """Issue registry tokens; ``allow_anonymous`` grants ``pull`` without credentials."""
 
     def __init__(
@@ -86,10 +85,6 @@ class TokenServer:
     @property
     def realm(self) -> str:
         return f"{self._server.url}/token"
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def certificate_pem(self) -> bytes:
@@ -163,24 +158,6 @@ class TokenServer:
         if "pull" not in entry["actions"]:
             return ""
         return f"{entry['type']}:{entry['name']}:pull"
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _self_signed(key: _SigningKey, common_name: str) -> x509.Certificate:
