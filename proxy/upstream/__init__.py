@@ -4,8 +4,9 @@ The service layer uses `UpstreamRegistry` and turns `UpstreamError` into what a 
 client sees with `to_registry_error`.
 """
 
-from proxy.upstream.client import BlobStream, FetchedManifest, ManifestHead, TagPage, UpstreamRegistry
+from proxy.upstream.client import BlobStream, UpstreamRegistry
 from proxy.upstream.errors import UpstreamError, UpstreamErrorKind, to_registry_error
+from proxy.upstream.responses import FetchedManifest, ManifestHead, TagPage
 
 __all__ = [
     "BlobStream",

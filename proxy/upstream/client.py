@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -24,7 +23,7 @@ from aiohttp import hdrs
 from yarl import URL
 
 from proxy.oci import mediatypes
-from proxy.oci.digest import Digest, InvalidDigestError
+from proxy.oci.digest import Digest
 from proxy.oci.manifest import MAX_MANIFEST_BYTES
 from proxy.oci.reference import RepositoryName
 from proxy.settings import UpstreamClientSettings, UpstreamSettings
@@ -38,6 +37,16 @@ from proxy.upstream.errors import (
     redact_url,
     translate_client_errors,
 )
+from proxy.upstream.responses import (
+    FetchedManifest,
+    ManifestHead,
+    TagPage,
+    content_length,
+    declared_digest,
+    manifest_head,
+    media_type,
+    next_last,
+)
 from proxy.upstream.retry import RetryPolicy
 
 __all__ = ["BlobStream", "FetchedManifest", "ManifestHead", "TagPage", "UpstreamRegistry"]
@@ -48,28 +57,6 @@ T = TypeVar("T")
 _USER_AGENT = "pullgate/0.1"
 _MANIFEST_HEADERS: Mapping[str, str] = MappingProxyType({hdrs.ACCEPT: ", ".join(mediatypes.MANIFEST_TYPES)})
 _MAX_TAG_LIST_BYTES = 16 * 1024 * 1024  # ~300k tags: far beyond any real page
-_LINK_RE = re.compile(r"<([^>]*)>([^,]*)")
-_REL_NEXT_RE = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedManifest:
-    data: bytes = field(repr=False)
-    media_type: str
-    digest: Digest | None  # Docker-Content-Digest as the upstream declared it; not verified
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestHead:
-    digest: Digest | None
-    media_type: str | None
-    size: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TagPage:
-    tags: list[str]
-    next_last: str | None  # pass as `last` to fetch the next page; None when this is the last one
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +170,7 @@ class UpstreamRegistry:
 
     async def head_manifest(self, repo: RepositoryName, reference: str) -> ManifestHead:
         call = _Call("HEAD", f"/v2/{repo}/manifests/{reference}", pull_scope(repo.value), _MANIFEST_HEADERS)
-        return await self._fetch(call, _manifest_head)
+        return await self._fetch(call, manifest_head)
 
     def open_blob(self, repo: RepositoryName, digest: Digest) -> AbstractAsyncContextManager[BlobStream]:
         """Open a blob; the request (auth, retries, redirects) is made on ``__aenter__``."""
@@ -191,7 +178,7 @@ class UpstreamRegistry:
 
     async def head_blob(self, repo: RepositoryName, digest: Digest) -> int | None:
         call = _Call("HEAD", f"/v2/{repo}/blobs/{digest}", pull_scope(repo.value))
-        return await self._fetch(call, _content_length)
+        return await self._fetch(call, content_length)
 
     async def list_tags(self, repo: RepositoryName, n: int | None, last: str | None) -> TagPage:
         params = [(key, str(value)) for key, value in (("n", n), ("last", last)) if value is not None]
@@ -287,8 +274,8 @@ class UpstreamRegistry:
         data = await read_body(self.name, response, MAX_MANIFEST_BYTES, "manifest")
         # RFC 9110 8.3: no Content-Type means application/octet-stream. Whether that is a
         # manifest is for the manifest parser to say, not the transport.
-        media_type = _media_type(response) or "application/octet-stream"
-        return FetchedManifest(data, media_type, _declared_digest(response))
+        declared_type = media_type(response) or "application/octet-stream"
+        return FetchedManifest(data, declared_type, declared_digest(response))
 
     async def _read_tags(self, response: aiohttp.ClientResponse) -> TagPage:
         body = await read_body(self.name, response, _MAX_TAG_LIST_BYTES, "tag list")
@@ -298,7 +285,7 @@ class UpstreamRegistry:
             raise protocol_error(self.name, response, "tag list is not a JSON object") from None
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             raise protocol_error(self.name, response, "tag list has no list of tags")
-        return TagPage(tags, _next_last(response.headers.getall(hdrs.LINK, [])))
+        return TagPage(tags, next_last(response.headers.getall(hdrs.LINK, [])))
 
     async def _read_referrers(self, response: aiohttp.ClientResponse) -> bytes | None:
         if response.status in (404, 405):
@@ -309,36 +296,3 @@ class UpstreamRegistry:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return None  # an HTML page or similar: the upstream does not speak the API
         return body if isinstance(document, dict) else None
-
-
-async def _manifest_head(response: aiohttp.ClientResponse) -> ManifestHead:
-    return ManifestHead(_declared_digest(response), _media_type(response), response.content_length)
-
-
-async def _content_length(response: aiohttp.ClientResponse) -> int | None:
-    return response.content_length
-
-
-def _media_type(response: aiohttp.ClientResponse) -> str | None:
-    value = response.headers.get(hdrs.CONTENT_TYPE, "").split(";", 1)[0].strip()
-    return value or None
-
-
-def _declared_digest(response: aiohttp.ClientResponse) -> Digest | None:
-    try:
-        return Digest.parse(response.headers.get("Docker-Content-Digest", "").strip())
-    except InvalidDigestError:
-        return None
-
-
-def _next_last(links: list[str]) -> str | None:
-    """The `last` parameter of the Link header's rel="next" URL (distribution spec, tag listing)."""
-    for value in links:
-        for target, attributes in _LINK_RE.findall(value):
-            rels = {rel.lower() for m in _REL_NEXT_RE.finditer(attributes) for rel in m.group(1).split()}
-            if "next" in rels:
-                try:
-                    return URL(target).query.get("last")
-                except ValueError:
-                    return None  # a broken link ends the listing rather than failing this page
-    return None

@@ -14,7 +14,7 @@ from proxy.oci.digest import Digest
 from proxy.oci.manifest import MAX_MANIFEST_BYTES
 from proxy.oci.reference import RepositoryName
 from proxy.upstream import TagPage, UpstreamError, UpstreamErrorKind
-from proxy.upstream.client import _next_last
+from proxy.upstream.responses import next_last as _next_last
 
 REPO = RepositoryName.parse("team/app")
 INDEX = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []}
