@@ -9,16 +9,12 @@ import json
 import aiohttp
 
 from proxy.oci.digest import Digest
+from tests.support.http import http_get as _get
 from tests.support.images import ImageFactory
 from tests.support.pullgate import MakePullgate, upstream_entry
 from tests.support.push import MANIFEST_ACCEPT, skopeo_copy
 from tests.support.registry import RunningRegistry
 from tests.support.relay import Relay
-
-
-async def _get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as resp:
-        return resp.status, dict(resp.headers), await resp.read()
 
 
 async def test_concurrent_cold_requests_fetch_a_blob_once(

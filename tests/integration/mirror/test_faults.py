@@ -15,14 +15,10 @@ import pytest
 from yarl import URL
 
 from tests.support.faulty import Fault, FaultyRegistry
+from tests.support.http import http_get as _get
 from tests.support.images import OCI_MANIFEST, Image, ImageFactory, canonical_json
 from tests.support.pullgate import MakePullgate, Pullgate, upstream_entry
 from tests.support.push import MANIFEST_ACCEPT
-
-
-async def _get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as resp:
-        return resp.status, dict(resp.headers), await resp.read()
 
 
 def _code(body: bytes) -> str:

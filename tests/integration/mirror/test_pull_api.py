@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from tests.support.http import http_get as _get
+from tests.support.http import http_head as _head
 from tests.support.images import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -20,16 +22,6 @@ from tests.support.images import (
 from tests.support.pullgate import MakePullgate, upstream_entry
 from tests.support.push import MANIFEST_ACCEPT
 from tests.support.registry import RunningRegistry
-
-
-async def _get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as resp:
-        return resp.status, dict(resp.headers), await resp.read()
-
-
-async def _head(url: str, **headers: str) -> tuple[int, dict[str, str]]:
-    async with aiohttp.ClientSession() as session, session.head(url, headers=headers) as resp:
-        return resp.status, dict(resp.headers)
 
 
 async def test_ping(make_pullgate: MakePullgate, upstream_registry: RunningRegistry) -> None:
