@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -35,8 +36,10 @@ __all__ = [
     "QuarantineRecord",
     "Repository",
     "RuleRecord",
+    "SignatureRequirementRecord",
     "StoredObject",
     "TagRecord",
+    "TrustMaterialRecord",
 ]
 
 # Explicit constraint names keep alembic migrations identical on SQLite and PostgreSQL.
@@ -169,6 +172,39 @@ class PolicyState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
     version: Mapped[int] = mapped_column(BigInteger)
     default_action: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class SignatureRequirementRecord(Base):
+    """A signature requirement of the policy, kept as its document form (JSON).
+
+    Requirements are read whole (one policy version at a time) and never queried by field,
+    so one JSON column keeps their nested authorities without a table per shape.
+    """
+
+    __tablename__ = "signature_requirements"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # order in the policy document
+    spec: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TrustMaterialRecord(Base):
+    """A public key, Sigstore trusted root, Notation trust store or trust policy, by name.
+
+    Changing one bumps the policy version in the same transaction: decisions made with the
+    old material are re-made.
+    """
+
+    __tablename__ = "trust_materials"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))  # of content, for listings and change checks
+    created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 

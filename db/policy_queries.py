@@ -22,16 +22,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.gate_queries import StoreError, from_db, now, page_size, to_db
 from db.models import PolicyState, RuleRecord
+from db.policy_lock import STATE_ID, bump_policy, lock_policy
+from db.signing_queries import merge_requirements
 from proxy.policy.model import Action, Match, Mode, Rule
+from proxy.policy.signing import SignatureRequirement
 
-__all__ = ["DuplicateRule", "PolicyStore", "RevisionMismatch", "RuleNotFound", "StoredRule"]
-
-_STATE_ID = 1  # the one policy_state row, inserted by migration 0002
+__all__ = [
+    "DuplicateRule",
+    "PolicyStore",
+    "RevisionMismatch",
+    "RuleNotFound",
+    "StoredRule",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,7 @@ class PolicyStore:
     # -- reading ------------------------------------------------------------------------
     async def policy_state(self) -> tuple[int, Action]:
         """The policy version and the action taken when no rule matches."""
-        query = select(PolicyState.version, PolicyState.default_action).where(PolicyState.id == _STATE_ID)
+        query = select(PolicyState.version, PolicyState.default_action).where(PolicyState.id == STATE_ID)
         async with self._reads() as session:
             row = (await session.execute(query)).one()
         return row.version, Action(row.default_action)
@@ -107,12 +114,12 @@ class PolicyStore:
         """Add a rule at revision 1; raises DuplicateRule if its id is taken."""
         at = now()
         async with self._sessions.begin() as session:
-            await _lock(session)
+            await lock_policy(session)
             if await session.get(RuleRecord, rule.id) is not None:
                 raise DuplicateRule(rule.id)
             record = _new_record(rule, at)
             session.add(record)
-            await _bump(session, at)
+            await bump_policy(session, at)
             return _stored(record)
 
     async def update_rule(self, rule: Rule, expected_revision: int) -> StoredRule:
@@ -123,32 +130,38 @@ class PolicyStore:
         """
         at = now()
         async with self._sessions.begin() as session:
-            await _lock(session)
+            await lock_policy(session)
             record = await _expect(session, rule.id, expected_revision)
             if _rule(record) == _normal(rule):
                 return _stored(record)
             _assign(record, rule, at)
-            await _bump(session, at)
+            await bump_policy(session, at)
             return _stored(record)
 
     async def delete_rule(self, rule_id: str, expected_revision: int | None = None) -> int:
         """Delete a rule (if still at `expected_revision`, when given); the new policy version."""
         async with self._sessions.begin() as session:
-            await _lock(session)
+            await lock_policy(session)
             await session.delete(await _expect(session, rule_id, expected_revision))
-            return await _bump(session, now())
+            return await bump_policy(session, now())
 
-    async def replace_all(self, rules: Sequence[Rule], default_action: Action) -> tuple[int, bool]:
+    async def replace_all(
+        self,
+        rules: Sequence[Rule],
+        default_action: Action,
+        requirements: Sequence[SignatureRequirement] | None = None,
+    ) -> tuple[int, bool]:
         """Make the stored policy exactly `rules` and `default_action`: (version, changed).
 
         The idempotent import of a policy document. Rules missing from `rules` are deleted,
         new ones created, changed ones updated (their revision moves); if nothing differs
-        nothing is written and the version stays.
+        nothing is written and the version stays. `requirements` (signature requirements)
+        are replaced the same way, unless None (left as they are).
         """
         wanted = _by_id(rules)
         at = now()
         async with self._sessions.begin() as session:
-            version, current_default = await _lock(session)
+            version, current_default = await lock_policy(session)
             stored = {record.id: record for record in (await session.scalars(select(RuleRecord))).all()}
             changed = default_action != current_default
             for rule_id in stored.keys() - wanted.keys():
@@ -156,17 +169,19 @@ class PolicyStore:
                 changed = True
             for rule_id, rule in wanted.items():
                 changed |= _merge(session, stored.get(rule_id), rule, at)
+            if requirements is not None:
+                changed |= await merge_requirements(session, list(requirements), at)
             if not changed:
                 return version, False
-            return await _bump(session, at, default_action=default_action.value), True
+            return await bump_policy(session, at, default_action=default_action.value), True
 
     async def set_default_action(self, action: Action) -> int:
         """Set the action taken when no rule matches; the policy version after it."""
         async with self._sessions.begin() as session:
-            version, current = await _lock(session)
+            version, current = await lock_policy(session)
             if action == current:
                 return version
-            return await _bump(session, now(), default_action=action.value)
+            return await bump_policy(session, now(), default_action=action.value)
 
     async def bump(self) -> int:
         """Move to a new policy version without changing a rule; returns it.
@@ -175,28 +190,7 @@ class PolicyStore:
         trust root, a new vulnerability database).
         """
         async with self._sessions.begin() as session:
-            return await _bump(session, now())
-
-
-async def _lock(session: AsyncSession) -> tuple[int, Action]:
-    query = (
-        select(PolicyState.version, PolicyState.default_action)
-        .where(PolicyState.id == _STATE_ID)
-        .with_for_update()
-    )
-    row = (await session.execute(query)).one()
-    return row.version, Action(row.default_action)
-
-
-async def _bump(session: AsyncSession, at: datetime, **values: Any) -> int:
-    # version + 1 computed by the database, under the row lock: never a lost update.
-    statement = (
-        update(PolicyState)
-        .where(PolicyState.id == _STATE_ID)
-        .values(version=PolicyState.version + 1, updated_at=at, **values)
-        .returning(PolicyState.version)
-    )
-    return int((await session.execute(statement)).scalar_one())
+            return await bump_policy(session, now())
 
 
 async def _expect(session: AsyncSession, rule_id: str, revision: int | None) -> RuleRecord:

@@ -211,6 +211,17 @@ class MetadataStore:
         async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
+    async def indexes_listing(self, repository_id: int, digest: str) -> list[str]:
+        """Digests of this repository's cached indexes that list the manifest `digest`."""
+        query = (
+            select(ManifestRecord.digest)
+            .join(ManifestChild, ManifestChild.parent_id == ManifestRecord.id)
+            .where(ManifestRecord.repository_id == repository_id, ManifestChild.child_digest == digest)
+            .distinct()
+        )
+        async with self._reads() as session:
+            return sorted((await session.execute(query)).scalars())
+
     # -- stored objects (cache accounting) ----------------------------------------------
     async def record_object(self, digest: str, size: int, kind: str, at: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -1,4 +1,4 @@
-"""`pullgate token ...` and `pullgate policy ...`: bootstrap and GitOps without the HTTP API.
+"""`pullgate token ...`, `pullgate policy ...` and `pullgate trust ...`: bootstrap and GitOps without the HTTP API.
 
 They talk to the database directly (the same stores the admin API uses), so the first admin
 token can be created before any token exists, and a policy kept in git can be applied from
@@ -19,11 +19,14 @@ from typing import Any
 
 from db.audit_queries import NewAuditEvent
 from db.session import create_engine, session_factory
+from db.signing_queries import MaterialNotFound
 from db.token_queries import TokenRole
 from proxy.gate.stores import Stores
 from proxy.policy.document import PolicyDocument, parse_policy_document
 from proxy.policy.errors import PolicyError
 from proxy.settings import Settings
+from proxy.signatures.errors import TrustMaterialError
+from proxy.signatures.trust import MaterialKind, parse_material
 
 __all__ = ["add_admin_commands", "run_admin_command"]
 
@@ -46,7 +49,19 @@ def add_admin_commands(commands: Any, config_option: Callable[[argparse.Argument
         "-f", "--file", type=Path, required=True, help="YAML or JSON policy document ('-': stdin)"
     )
     export = policy.add_parser("export", help="print the policy in force as YAML-compatible JSON")
-    for sub in (create, revoke, listing, apply, export):
+    trust = commands.add_parser("trust", help="trust material for signature verification").add_subparsers(
+        dest="trust_command", required=True
+    )
+    put = trust.add_parser("put", help="create or replace trust material from a file")
+    put.add_argument("name")
+    put.add_argument("--kind", choices=[k.value for k in MaterialKind], required=True)
+    put.add_argument(
+        "-f", "--file", type=Path, required=True, help="the key, trusted_root.json, PEM bundle..."
+    )
+    trust_list = trust.add_parser("list", help="list trust material")
+    delete = trust.add_parser("delete", help="delete trust material")
+    delete.add_argument("name")
+    for sub in (create, revoke, listing, apply, export, put, trust_list, delete):
         config_option(sub)
 
 
@@ -57,8 +72,12 @@ def run_admin_command(settings: Settings, args: argparse.Namespace) -> int:
         ("token", "list"): _token_list,
         ("policy", "apply"): _policy_apply,
         ("policy", "export"): _policy_export,
+        ("trust", "put"): _trust_put,
+        ("trust", "list"): _trust_list,
+        ("trust", "delete"): _trust_delete,
     }
-    sub = args.token_command if args.command == "token" else args.policy_command
+    sub = {"token": "token_command", "policy": "policy_command", "trust": "trust_command"}[args.command]
+    sub = getattr(args, sub)
     return asyncio.run(_with_stores(settings, lambda stores: handlers[(args.command, sub)](stores, args)))
 
 
@@ -116,13 +135,18 @@ async def _policy_apply(stores: Stores, args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"pullgate: the policy was not applied: {exc}", file=sys.stderr)
         return 2
-    version, changed = await stores.policies.replace_all(document.to_rules(), document.default_action)
+    version, changed = await stores.policies.replace_all(
+        document.to_rules(), document.default_action, document.to_requirements()
+    )
+    requirements = len(document.signature_requirements)
     if changed:
-        await _audit(
-            stores, "policy.apply", {"version": version, "rules": len(document.rules), "file": str(args.file)}
-        )
+        detail = {"version": version, "rules": len(document.rules), "signature_requirements": requirements}
+        await _audit(stores, "policy.apply", {**detail, "file": str(args.file)})
     verb = "applied" if changed else "already in force"
-    print(f"policy {verb}: version {version}, {len(document.rules)} rules, default {document.default_action}")
+    print(
+        f"policy {verb}: version {version}, {len(document.rules)} rules, "
+        f"{requirements} signature requirements, default {document.default_action}"
+    )
     return 0
 
 
@@ -135,7 +159,47 @@ def _read(path: Path) -> str:
 
 async def _policy_export(stores: Stores, args: argparse.Namespace) -> int:
     version, default_action = await stores.policies.policy_state()
-    document = PolicyDocument.of(default_action, await stores.policies.all_rules())
+    rules = await stores.policies.all_rules()
+    document = PolicyDocument.of(default_action, rules, await stores.signing.requirements())
     print(json.dumps(document.export(), indent=2))
     print(f"policy version {version}", file=sys.stderr)
+    return 0
+
+
+async def _trust_put(stores: Stores, args: argparse.Namespace) -> int:
+    kind = MaterialKind(args.kind)
+    content = _read(args.file)
+    try:
+        parse_material(kind, content)
+    except TrustMaterialError as exc:
+        print(f"pullgate: {args.file} was not stored: {exc}", file=sys.stderr)
+        return 2
+    stored, changed, version = await stores.signing.put_material(args.name, kind.value, content)
+    if changed:
+        await _audit(
+            stores,
+            "trust.put",
+            {"name": args.name, "kind": kind.value, "sha256": stored.sha256, "policy_version": version},
+        )
+    verb = "stored" if changed else "already stored"
+    print(f"{kind.value} {args.name!r} {verb} (sha256 {stored.sha256[:16]}…), policy version {version}")
+    return 0
+
+
+async def _trust_list(stores: Stores, args: argparse.Namespace) -> int:
+    for material in await stores.signing.materials():
+        print(
+            f"{material.name:24} {material.kind:28} sha256:{material.sha256[:16]}  {material.updated_at:%Y-%m-%d %H:%M}Z"
+        )
+    return 0
+
+
+async def _trust_delete(stores: Stores, args: argparse.Namespace) -> int:
+    try:
+        version = await stores.signing.delete_material(args.name)
+    except MaterialNotFound as exc:
+        print(f"pullgate: {exc}", file=sys.stderr)
+        return 1
+    await _audit(stores, "trust.delete", {"name": args.name, "policy_version": version})
+    print(f"trust material {args.name!r} deleted, policy version {version}")
     return 0

@@ -32,6 +32,8 @@ from proxy.gate.admin import AdminService
 from proxy.gate.audit import AuditWriter
 from proxy.gate.policy_state import PolicyState
 from proxy.gate.service import Gate
+from proxy.gate.signing.check import SignatureCheck
+from proxy.gate.signing.discovery import SignatureFinder
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
@@ -104,12 +106,13 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             mirror=mirror,
             meta=meta,
             repositories=mirror.repositories,
-            policy=PolicyState(stores.policies, settings.gate.policy_refresh_interval),
+            policy=PolicyState(stores.policies, settings.gate.policy_refresh_interval, stores.signing),
             reviews=stores.quarantine,
             decisions=stores.decisions,
             audit=audit,
             metrics=metrics,
             settings=settings.gate,
+            signatures=SignatureCheck(SignatureFinder(mirror, meta, mirror.repositories)),
         )
         stack.push_async_callback(gate.close)
         app[SERVICES] = Services(

@@ -1,4 +1,4 @@
-"""The `pullgate` command: serve, migrate, config check, token, policy."""
+"""The `pullgate` command: serve, migrate, config check, token, policy, trust."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pullgate: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("token", "policy"):
+    if args.command in ("token", "policy", "trust"):
         return run_admin_command(settings, args)
     handler = {"serve": _serve, "migrate": _migrate, "config": _config_check}[args.command]
     return handler(settings)

@@ -31,6 +31,7 @@ from proxy.gate.manage.paging import Page
 from proxy.gate.manage.quarantine import QuarantineAdmin, Reviewed
 from proxy.gate.manage.rules import PolicyChange, PolicyExport, RulesAdmin
 from proxy.gate.manage.system import CacheStats, Purged, SystemAdmin, UpstreamStatus
+from proxy.gate.manage.trust import MaterialView, TrustAdmin
 from proxy.gate.service import Gate
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
@@ -48,6 +49,7 @@ __all__ = [
     "DryRun",
     "ImageDetail",
     "LatestDecision",
+    "MaterialView",
     "ObjectTotals",
     "Page",
     "PolicyChange",
@@ -79,7 +81,8 @@ class AdminService:
         max_bytes: int | None,
     ) -> None:
         actions = ActionLog(stores.audit.insert_events)
-        self.rules = RulesAdmin(stores.policies, gate, actions)
+        self.rules = RulesAdmin(stores.policies, stores.signing, gate, actions)
+        self.trust = TrustAdmin(stores.signing, gate, actions)
         self.decisions = DecisionsAdmin(gate, stores.decisions)
         self.images = ImagesAdmin(queries, stores.decisions, stores.quarantine, stores.audit)
         self.quarantine = QuarantineAdmin(stores.quarantine, stores.policies, gate, actions)

@@ -1,6 +1,7 @@
 """The policy in force: an engine built once per policy version, shared by every request.
 
-Rules live in the database so every replica decides alike. Each replica checks the version
+Rules, signature requirements and trust material live in the database so every replica
+decides alike; one version covers all three. Each replica checks the version
 at most every `policy_refresh_interval`; a change made through this replica's admin API is
 seen at once (`invalidate`). If the policy cannot be loaded the gate fails closed: the error
 propagates and the request is denied (DESIGN.md invariant 2).
@@ -10,18 +11,35 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from proxy.policy.engine import PolicyEngine
 from proxy.policy.model import Action, Rule
+from proxy.policy.signing import RequirementSet, SignatureRequirement
+from proxy.signatures.trust import MaterialKind, TrustMaterial, TrustSet
 
-__all__ = ["PolicySnapshot", "PolicySource", "PolicyState"]
+__all__ = ["PolicySnapshot", "PolicySource", "PolicyState", "SigningSource"]
 
 
 class PolicySource(Protocol):
     async def policy_state(self) -> tuple[int, Action]: ...
     async def all_rules(self) -> list[Rule]: ...
+
+
+class SigningSource(Protocol):
+    async def requirements(self) -> list[SignatureRequirement]: ...
+    async def materials(self) -> Sequence[MaterialRow]: ...
+
+
+class MaterialRow(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def content(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +48,16 @@ class PolicySnapshot:
     default_action: Action
     engine: PolicyEngine
     rule_count: int
+    requirements: RequirementSet = field(default_factory=RequirementSet)
+    trust: TrustSet = field(default_factory=TrustSet)
 
 
 class PolicyState:
-    def __init__(self, source: PolicySource, refresh_interval: float) -> None:
+    def __init__(
+        self, source: PolicySource, refresh_interval: float, signing: SigningSource | None = None
+    ) -> None:
         self._source = source
+        self._signing = signing
         self._refresh_interval = refresh_interval
         self._snapshot: PolicySnapshot | None = None
         self._checked_at = 0.0
@@ -54,16 +77,38 @@ class PolicyState:
         snapshot = self._snapshot
         if snapshot is None or snapshot.version != version or snapshot.default_action != default_action:
             rules = await self._source.all_rules()
+            requirements = await self._signing.requirements() if self._signing else []
+            materials = await self._signing.materials() if self._signing else []
             # Rules and version are read in two steps; re-read the version so a change in
             # between cannot pair new rules with an old version (or the reverse).
             again, default_action = await self._source.policy_state()
             if again != version:
                 return await self._refresh()
-            engine = await asyncio.to_thread(PolicyEngine, rules, default_action)
-            snapshot = PolicySnapshot(version, default_action, engine, len(rules))
+            snapshot = await asyncio.to_thread(
+                _build, version, default_action, rules, requirements, materials
+            )
             self._snapshot = snapshot
         self._checked_at = time.monotonic()
         return snapshot
 
     def invalidate(self) -> None:
         self._checked_at = 0.0
+
+
+def _build(
+    version: int,
+    default_action: Action,
+    rules: list[Rule],
+    requirements: list[SignatureRequirement],
+    materials: Sequence[MaterialRow],
+) -> PolicySnapshot:
+    """Compile one policy version (in a worker thread: large policies take a moment)."""
+    trust = TrustSet(TrustMaterial(m.name, MaterialKind(m.kind), m.content) for m in materials)
+    return PolicySnapshot(
+        version,
+        default_action,
+        PolicyEngine(rules, default_action),
+        len(rules),
+        RequirementSet(requirements),
+        trust,
+    )

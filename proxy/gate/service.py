@@ -32,11 +32,11 @@ from proxy.gate.audit import AuditWriter
 from proxy.gate.decision import Decision, denial
 from proxy.gate.policy_state import PolicySnapshot, PolicyState
 from proxy.gate.review import apply_review
+from proxy.gate.signing.check import SignatureCheck, SignatureVerdict
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.oci.errors import ErrorCode, RegistryError
 from proxy.oci.reference import Tag
-from proxy.policy.engine import PolicyEngine
 from proxy.policy.model import Outcome, Reason, Subject, Verdict
 from proxy.settings import GateSettings
 
@@ -71,8 +71,10 @@ class Gate:
         audit: AuditWriter,
         metrics: Metrics,
         settings: GateSettings,
+        signatures: SignatureCheck,
     ) -> None:
         self.mirror = mirror
+        self._signatures = signatures
         self._meta = meta
         self._repositories = repositories
         self.policy = policy
@@ -130,7 +132,7 @@ class Gate:
         self, key: RepoKey, manifest: CachedManifest, tag: str | None, snapshot: PolicySnapshot
     ) -> Decision:
         now = _now()
-        verdict = await self.verdict(key, manifest, tag, snapshot.engine, now)
+        verdict = await self.verdict(key, manifest, tag, snapshot, now)
         decision = Decision(
             str(uuid.uuid4()),
             verdict.outcome,
@@ -147,9 +149,13 @@ class Gate:
         return decision
 
     async def verdict(
-        self, key: RepoKey, manifest: CachedManifest, tag: str | None, engine: PolicyEngine, now: datetime
+        self, key: RepoKey, manifest: CachedManifest, tag: str | None, snapshot: PolicySnapshot, now: datetime
     ) -> Verdict:
-        """The checks for one manifest, recording nothing (the admin dry run uses this too)."""
+        """The checks for one manifest, recording nothing (the admin dry run uses this too).
+
+        Source rules first; an image they would serve must then meet every signature
+        requirement that matches it; a reviewer's release or rejection comes last.
+        """
         repository_id = await self._repositories.get(key)
         tags = await self._meta.tags_naming(repository_id, str(manifest.digest))
         if tag is not None:
@@ -159,7 +165,13 @@ class Gate:
             about = f" of {subject.digest}" if subject is not None else ""
             return Verdict(Outcome.ALLOW, (Reason("artifact", f"signature/attestation artifact{about}"),))
         subject_ = Subject(key.upstream, str(key.name), str(manifest.digest), frozenset(tags))
-        verdict = engine.evaluate(subject_, now)
+        verdict = snapshot.engine.evaluate(subject_, now)
+        requirements = snapshot.requirements.matching(subject_, now)
+        if requirements and verdict.outcome.serves:
+            signed = await self._signatures.check(
+                key, manifest.digest, requirements, snapshot.trust, snapshot.version
+            )
+            verdict = _with_signatures(verdict, signed)
         review = await self._reviews.review_state(key.upstream, str(key.name), str(manifest.digest), now)
         return apply_review(verdict, review)
 
@@ -235,6 +247,14 @@ class Gate:
         for task in list(self._prefetches):
             task.cancel()
         await asyncio.gather(*self._prefetches, return_exceptions=True)
+
+
+def _with_signatures(verdict: Verdict, signed: SignatureVerdict) -> Verdict:
+    if signed.outcome in (Outcome.DENY, Outcome.PENDING):
+        return Verdict(signed.outcome, (*signed.reasons, *verdict.reasons))
+    if signed.outcome is Outcome.WARN:
+        return Verdict(Outcome.WARN, (*signed.reasons, *verdict.reasons))
+    return Verdict(verdict.outcome, (*verdict.reasons, *signed.reasons))
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ from db.audit_queries import AuditStore
 from db.decision_queries import DecisionStore
 from db.policy_queries import PolicyStore
 from db.quarantine_queries import QuarantineStore
+from db.signing_queries import SigningStore
 from db.token_queries import TokenStore
 
 __all__ = ["Stores"]
@@ -22,6 +23,7 @@ class Stores:
     quarantine: QuarantineStore
     audit: AuditStore
     tokens: TokenStore
+    signing: SigningStore
 
     @classmethod
     def over(
@@ -33,4 +35,5 @@ class Stores:
             quarantine=QuarantineStore(sessions),
             audit=AuditStore(sessions),
             tokens=TokenStore(sessions),
+            signing=SigningStore(sessions, reads),
         )

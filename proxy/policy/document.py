@@ -19,6 +19,7 @@ document the gate can enforce. Unknown fields are errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -34,7 +35,10 @@ from pydantic import (
 
 from proxy.policy.compiled import compile_rule
 from proxy.policy.errors import PolicyError
-from proxy.policy.model import Action, Match, Mode, Rule
+from proxy.policy.match_spec import MatchSpec
+from proxy.policy.model import Action, Mode, Rule
+from proxy.policy.signing import SignatureRequirement
+from proxy.policy.signing_document import RequirementSpec
 
 __all__ = ["MatchSpec", "PolicyDocument", "RuleSpec", "parse_policy_document"]
 
@@ -43,27 +47,6 @@ RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class MatchSpec(_Strict):
-    registry: str | None = Field(default=None, max_length=255, description="glob over upstream names")
-    repository: str = Field(default="**", max_length=255, description="glob: * within a component, ** across")
-    tag: str | None = Field(default=None, max_length=255, description="glob over tags")
-    tag_regex: str | None = Field(default=None, max_length=512, description="regular expression, full match")
-    digest: str | None = Field(default=None, max_length=160, description="one manifest digest")
-
-    def to_match(self) -> Match:
-        return Match(self.repository, self.registry, self.tag, self.tag_regex, self.digest)
-
-    @classmethod
-    def from_match(cls, match: Match) -> MatchSpec:
-        return cls(
-            registry=match.registry,
-            repository=match.repository,
-            tag=match.tag,
-            tag_regex=match.tag_regex,
-            digest=match.digest,
-        )
 
 
 class RuleSpec(_Strict):
@@ -110,6 +93,7 @@ class RuleSpec(_Strict):
 class PolicyDocument(_Strict):
     default_action: Action = Action.DENY
     rules: list[RuleSpec] = Field(default_factory=list, max_length=200_000)
+    signature_requirements: list[RequirementSpec] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("rules")
     @classmethod
@@ -121,15 +105,37 @@ class PolicyDocument(_Strict):
             seen.add(rule.id)
         return rules
 
+    @field_validator("signature_requirements")
+    @classmethod
+    def _unique_requirement_ids(cls, specs: list[RequirementSpec]) -> list[RequirementSpec]:
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.id in seen:
+                raise ValueError(f"signature requirement id {spec.id!r} is used twice")
+            seen.add(spec.id)
+        return specs
+
     def to_rules(self) -> list[Rule]:
         return [spec.to_rule() for spec in self.rules]
 
+    def to_requirements(self) -> list[SignatureRequirement]:
+        return [spec.to_requirement() for spec in self.signature_requirements]
+
     @classmethod
-    def of(cls, default_action: Action, rules: list[Rule]) -> PolicyDocument:
-        return cls(default_action=default_action, rules=[RuleSpec.from_rule(r) for r in rules])
+    def of(
+        cls, default_action: Action, rules: list[Rule], requirements: Sequence[SignatureRequirement] = ()
+    ) -> PolicyDocument:
+        return cls(
+            default_action=default_action,
+            rules=[RuleSpec.from_rule(r) for r in rules],
+            signature_requirements=[RequirementSpec.from_requirement(r) for r in requirements],
+        )
 
     def export(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        exported = self.model_dump(mode="json", exclude_none=True)
+        if not self.signature_requirements:
+            del exported["signature_requirements"]  # documents without them stay as they were
+        return exported
 
 
 def parse_policy_document(text: str) -> PolicyDocument:

@@ -91,6 +91,22 @@ class PolicyEngine:
                 warned = (rule, tag)
         return self._decide(subject, enforced, warned)
 
+    def matching(self, subject: Subject, now: datetime) -> list[Rule]:
+        """Every live rule that matches, in declaration order (not just the winner).
+
+        Signature requirements combine with AND, so all of the matching ones are needed.
+        """
+        if now.utcoffset() is None:
+            raise PolicyError("matching() needs a timezone-aware 'now'")
+        tags = sorted(subject.tags)
+        if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
+            raise PolicyError(f"subject has a tag longer than {MAX_TAG_LENGTH} characters")
+        found: dict[str, CompiledRule] = {}
+        for rule, _tag in self._candidates(subject, tags):
+            if rule.live(now):
+                found.setdefault(rule.rule.id, rule)
+        return [c.rule for c in sorted(found.values(), key=lambda c: -c.rank.earlier)]
+
     def _candidates(self, subject: Subject, tags: Sequence[str]) -> Iterable[Candidate]:
         registry = subject.registry.lower()
         repository = subject.repository

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.support.cosign import generate_key, public_pem
 from tests.support.images import ImageFactory
 from tests.support.push import MANIFEST_ACCEPT
 from tests.support.registry import RunningRegistry, free_port
@@ -121,3 +122,33 @@ async def test_serve_on_embedded_defaults_pulls_and_stops_gracefully(
             row[0] for row in db.execute("SELECT outcome FROM audit_events WHERE kind = 'pull' ORDER BY id")
         ]
     assert outcomes == ["deny", "allow"]
+
+
+def test_trust_material_and_signature_requirements_from_files(tmp_path: Path) -> None:
+    env = {"PULLGATE_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"}
+    assert _pullgate("migrate", env=env).returncode == 0
+    key = tmp_path / "cosign.pub"
+    key.write_text(public_pem(generate_key()))
+    stored = _pullgate("trust", "put", "ci-key", "--kind", "public_key", "-f", str(key), env=env)
+    assert stored.returncode == 0 and "public_key 'ci-key' stored" in stored.stdout, stored.stderr
+    again = _pullgate("trust", "put", "ci-key", "--kind", "public_key", "-f", str(key), env=env)
+    assert "already stored" in again.stdout
+    wrong = tmp_path / "wrong.pem"
+    wrong.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    refused = _pullgate("trust", "put", "bad", "--kind", "public_key", "-f", str(wrong), env=env)
+    assert refused.returncode == 2 and "was not stored" in refused.stderr
+    listed = _pullgate("trust", "list", env=env)
+    assert "ci-key" in listed.stdout and "bad" not in listed.stdout
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "signature_requirements:\n"
+        "  - {id: team, match: {repository: 'team/**'}, authorities: [{name: ci, key: {trust: ci-key}}]}\n"
+    )
+    applied = _pullgate("policy", "apply", "-f", str(policy), env=env)
+    assert applied.returncode == 0 and "1 signature requirements" in applied.stdout, applied.stderr
+    exported = _pullgate("policy", "export", env=env)
+    assert '"signature_requirements"' in exported.stdout and '"trust": "ci-key"' in exported.stdout
+
+    assert _pullgate("trust", "delete", "ci-key", env=env).returncode == 0
+    assert _pullgate("trust", "delete", "ci-key", env=env).returncode == 1

@@ -54,11 +54,11 @@ async def read_body(request: web.Request, limit: int = BODY_LIMIT) -> bytes:
     return bytes(body)
 
 
-async def json_body(request: web.Request, model: type[M], **defaults: Any) -> M:
+async def json_body(request: web.Request, model: type[M], *, limit: int = BODY_LIMIT, **defaults: Any) -> M:
     """The JSON body as `model`; `defaults` fill fields the client left out (path ids)."""
     if request.content_type != "application/json":  # aiohttp reports a missing type as octet-stream
         raise ApiError(Code.UNSUPPORTED_MEDIA_TYPE, f"send application/json, not {request.content_type}")
-    data = parse_json(await read_body(request))
+    data = parse_json(await read_body(request, limit))
     if isinstance(data, dict):
         data = {**defaults, **data}
     return validated(model, data)

@@ -65,7 +65,7 @@ class DecisionsAdmin:
         try:
             # The gate's own verdict step (review state, rules, later checks), not a copy of it:
             # a copy would drift the day signatures or scans join the pipeline.
-            verdict = await self._gate.verdict(key, manifest, tag, snapshot.engine, now())
+            verdict = await self._gate.verdict(key, manifest, tag, snapshot, now())
         except Exception as exc:  # the gate denies when it cannot decide; say the same
             log.exception("dry run of %s@%s failed; a pull would be denied", key, served.digest)
             reason = Reason("gate", f"the gate could not decide ({type(exc).__name__}); denied to be safe")

@@ -13,6 +13,7 @@ from datetime import UTC
 from typing import Any
 
 from db.policy_queries import DuplicateRule, PolicyStore, RevisionMismatch, RuleNotFound, StoredRule
+from db.signing_queries import SigningStore
 from proxy.gate.manage.actions import ActionLog, Actor
 from proxy.gate.manage.errors import AdminError, AdminErrorKind, not_found
 from proxy.gate.manage.paging import Page, cursor_text, page_of
@@ -36,8 +37,9 @@ class PolicyChange:
 
 
 class RulesAdmin:
-    def __init__(self, policies: PolicyStore, gate: Gate, actions: ActionLog) -> None:
+    def __init__(self, policies: PolicyStore, signing: SigningStore, gate: Gate, actions: ActionLog) -> None:
         self._policies = policies
+        self._signing = signing
         self._gate = gate
         self._actions = actions
 
@@ -106,12 +108,17 @@ class RulesAdmin:
     async def export(self) -> PolicyExport:
         # Version first: rules read after it are at least that new, never older.
         version, default_action = await self._policies.policy_state()
-        return PolicyExport(version, PolicyDocument.of(default_action, await self._policies.all_rules()))
+        rules = await self._policies.all_rules()
+        requirements = await self._signing.requirements()
+        return PolicyExport(version, PolicyDocument.of(default_action, rules, requirements))
 
     async def replace(self, actor: Actor, document: PolicyDocument) -> PolicyChange:
         """Make the policy exactly `document`; importing the policy in force changes nothing."""
         before = {rule.id: _spec(rule) for rule in await self._policies.all_rules()}
-        version, changed = await self._policies.replace_all(document.to_rules(), document.default_action)
+        required_before = {r.id for r in await self._signing.requirements()}
+        version, changed = await self._policies.replace_all(
+            document.to_rules(), document.default_action, document.to_requirements()
+        )
         if changed:
             self._gate.forget()
             after = {rule.id: _spec(rule) for rule in document.to_rules()}
@@ -123,6 +130,10 @@ class RulesAdmin:
                 added=sorted(after.keys() - before.keys()),
                 removed=sorted(before.keys() - after.keys()),
                 updated=sorted(i for i in after.keys() & before.keys() if after[i] != before[i]),
+                signature_requirements=[r.id for r in document.signature_requirements],
+                signature_requirements_removed=sorted(
+                    required_before - {r.id for r in document.signature_requirements}
+                ),
             )
         return PolicyChange(version, changed)
 

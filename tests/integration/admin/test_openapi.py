@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 
 from proxy.api.admin.openapi import openapi_path
 from tests.integration.admin.conftest import MakeWorld
+from tests.support.cosign import generate_key, public_pem
 
 POLICY = """
 default_action: allow
@@ -73,6 +74,12 @@ async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_
     await api.get("/tokens")
     token = (await api.post("/tokens", {"name": "temp", "role": "auditor"})).json
     await api.delete(f"/tokens/{token['id']}")
+    key = {"kind": "public_key", "content": public_pem(generate_key())}
+    await api.put("/trust/ci-key", key)
+    await api.put("/trust/ci-key", key)  # unchanged: 200
+    await api.get("/trust")
+    await api.get("/trust/ci-key")
+    await api.delete("/trust/ci-key")
     # And the error envelope, through a few doors.
     await api.get("/rules/none")
     await api.post("/rules", {"bogus": True})
