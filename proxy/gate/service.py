@@ -32,7 +32,7 @@ from proxy.gate.audit import AuditWriter
 from proxy.gate.decision import Decision, denial
 from proxy.gate.policy_state import PolicySnapshot, PolicyState
 from proxy.gate.review import apply_review
-from proxy.gate.signing.check import SignatureCheck, SignatureVerdict
+from proxy.gate.signing.check import SignatureCheck, with_signatures
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.oci.errors import ErrorCode, RegistryError
@@ -145,7 +145,8 @@ class Gate:
         if decision.outcome is Outcome.QUARANTINE:
             await self._hold(key, manifest, tag, decision)
         self._metrics.decisions.labels(decision.outcome.value).inc()
-        self._cache.put((key, manifest.digest, tag), decision)
+        if decision.outcome is not Outcome.PENDING:  # pending waits on something: ask again next time
+            self._cache.put((key, manifest.digest, tag), decision)
         return decision
 
     async def verdict(
@@ -171,7 +172,7 @@ class Gate:
             signed = await self._signatures.check(
                 key, manifest.digest, requirements, snapshot.trust, snapshot.version
             )
-            verdict = _with_signatures(verdict, signed)
+            verdict = with_signatures(verdict, signed)
         review = await self._reviews.review_state(key.upstream, str(key.name), str(manifest.digest), now)
         return apply_review(verdict, review)
 
@@ -247,14 +248,6 @@ class Gate:
         for task in list(self._prefetches):
             task.cancel()
         await asyncio.gather(*self._prefetches, return_exceptions=True)
-
-
-def _with_signatures(verdict: Verdict, signed: SignatureVerdict) -> Verdict:
-    if signed.outcome in (Outcome.DENY, Outcome.PENDING):
-        return Verdict(signed.outcome, (*signed.reasons, *verdict.reasons))
-    if signed.outcome is Outcome.WARN:
-        return Verdict(Outcome.WARN, (*signed.reasons, *verdict.reasons))
-    return Verdict(verdict.outcome, (*verdict.reasons, *signed.reasons))
 
 
 def _now() -> datetime:

@@ -17,6 +17,7 @@ Signature tags are mutable; the mirror re-resolves them on the tag TTL.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from proxy.cache.lru import LRU
 from proxy.gate.signing.discovery import DiscoveryFailed, Found, SignatureFinder
 from proxy.oci.digest import Digest
 from proxy.oci.reference import RepositoryName
-from proxy.policy.model import Mode, Outcome, Reason
+from proxy.policy.model import Mode, Outcome, Reason, Verdict
 from proxy.policy.signing import SignatureRequirement
 from proxy.signatures.model import (
     Authority,
@@ -39,7 +40,9 @@ from proxy.signatures.model import (
 from proxy.signatures.trust import TrustSet
 from proxy.signatures.verify import accepts, verify_artifact
 
-__all__ = ["SignatureCheck", "SignatureVerdict", "describe_authority"]
+__all__ = ["SignatureCheck", "SignatureVerdict", "describe_authority", "with_signatures"]
+
+log = logging.getLogger(__name__)
 
 _CacheKey = tuple[str, str, str, str, int]  # artifact, subject, repository, authority, version
 
@@ -71,7 +74,13 @@ class SignatureCheck:
         reasons: list[Reason] = []
         outcome = Outcome.ALLOW
         for requirement in requirements:
-            results = await self._verify(key, found, requirement, trust, policy_version)
+            try:
+                results = await self._verify(key, found, requirement, trust, policy_version)
+            except Exception as exc:  # a verifier bug, not a bad signature: wait, never allow
+                log.exception("verifying signatures of %s@%s crashed", key, digest)
+                return _undiscoverable(
+                    requirements, f"the verifier failed ({type(exc).__name__})", "verified"
+                )
             held, reason = _judge(requirement, results, found, key, digest)
             reasons.append(reason)
             if not held:
@@ -112,6 +121,15 @@ class SignatureCheck:
                 self._results.put(cache_key, tuple(verifications))
                 results.extend(verifications)
         return results
+
+
+def with_signatures(verdict: Verdict, signed: SignatureVerdict) -> Verdict:
+    """The rules' verdict combined with the signatures': the more restrictive wins."""
+    if signed.outcome in (Outcome.DENY, Outcome.PENDING):
+        return Verdict(signed.outcome, (*signed.reasons, *verdict.reasons))
+    if signed.outcome is Outcome.WARN:
+        return Verdict(Outcome.WARN, (*signed.reasons, *verdict.reasons))
+    return Verdict(verdict.outcome, (*verdict.reasons, *signed.reasons))
 
 
 def describe_authority(authority: Authority) -> str:
@@ -173,10 +191,13 @@ def _judge(
     return False, Reason("signature", message, detail=detail)
 
 
-def _undiscoverable(requirements: Sequence[SignatureRequirement], problem: str) -> SignatureVerdict:
+def _undiscoverable(
+    requirements: Sequence[SignatureRequirement], problem: str, what: str = "looked for"
+) -> SignatureVerdict:
+    """Signatures could not be looked for or checked: pending (warn-only requirements: warn)."""
     enforced = any(r.mode is Mode.ENFORCE for r in requirements)
     ids = ", ".join(r.id for r in requirements)
-    message = f"signature requirement {ids}: signatures could not be looked for ({problem}); retry later"
+    message = f"signature requirement {ids}: signatures could not be {what} ({problem}); retry later"
     outcome = Outcome.PENDING if enforced else Outcome.WARN
     return SignatureVerdict(outcome, (Reason("signature", message, detail={"requirements": ids}),))
 

@@ -249,3 +249,29 @@ async def _delete_tag_manifest(world: World, repository: str, tag: str) -> None:
             digest = resp.headers["Docker-Content-Digest"]
         async with session.delete(f"{base}/{digest}") as resp:
             assert resp.status == 202, await resp.text()
+
+
+async def test_signatures_kept_in_a_separate_repository_are_found(make_world: MakeWorld) -> None:
+    key = generate_key()
+    policy = """
+default_action: allow
+signature_requirements:
+  - id: team-signed
+    match: {repository: "team/**"}
+    authorities:
+      - {name: ci, key: {trust: ci-key}, check_reference: true, signature_repository: signatures/team}
+"""
+    world = await make_world(policy)
+    assert (await world.admin.put("/trust/ci-key", {"kind": "public_key", "content": public_pem(key)})).status == 201
+    image = await world.push("team/app", "1")
+    # Like COSIGN_REPOSITORY: the payload names the image's repository, the tag lives elsewhere.
+    payload = simple_signing_payload(_reference(world, "team/app"), image.digest)
+    async with aiohttp.ClientSession() as session:
+        await push_cosign_signatures(
+            session, world.upstream.url, "signatures/team", image.digest, [sign_payload(key, payload)]
+        )
+    pull = await world.pull("team/app", "1")
+    assert pull.status == 200, pull.body
+    # The signature repository holds only signature artifacts, which stay readable.
+    signature = await world.pull("signatures/team", signature_tag(image.digest))
+    assert signature.status == 200

@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 
 from proxy.cache.keys import RepoKey
+from proxy.gate.signing import check as check_module
 from proxy.gate.signing.check import SignatureCheck
 from proxy.gate.signing.discovery import DiscoveryFailed, Found, SignatureFinder
 from proxy.oci.digest import Digest
@@ -128,3 +129,14 @@ async def test_an_unreachable_upstream_is_pending_not_unsigned(mode: Mode, outco
         "could not be looked for" in verdict.reasons[0].message
         and "retry later" in verdict.reasons[0].message
     )
+
+
+async def test_a_crashing_verifier_leaves_the_image_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*_args: Any) -> list[Any]:
+        raise TypeError("a verifier bug")
+
+    monkeypatch.setattr(check_module, "verify_artifact", crash)
+    key = generate_key()
+    verdict = await _check(StubFinder(_signed(key))).check(KEY, DIGEST, [_requirement()], _trust(key), 1)
+    assert verdict.outcome is Outcome.PENDING
+    assert "could not be verified (the verifier failed (TypeError))" in verdict.reasons[0].message
