@@ -78,7 +78,10 @@ def verify_chain(
             _check_issuer(issuer, len(path) - 1)
             _check_time(issuer, at)
             return (*path, issuer)
-        issuer = _find_issuer(current, intermediates)
+        # A self-signed certificate that is not an anchor ends the path untrusted (a signer
+        # may ship its own root among the intermediates).
+        self_signed = current.subject == current.issuer and current is not leaf
+        issuer = None if self_signed else _find_issuer(current, intermediates)
         if issuer is None:
             raise SignatureInvalid(
                 f"certificate {describe(current)!r} does not chain to a trusted root "
@@ -116,6 +119,8 @@ def _check_issuer(issuer: x509.Certificate, certificates_below: int) -> None:
         constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise SignatureInvalid(f"issuer {describe(issuer)!r} is not a CA (no basicConstraints)") from None
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise SignatureInvalid(f"issuer {describe(issuer)!r} has a malformed extension: {exc}") from None
     if not constraints.ca:
         raise SignatureInvalid(f"issuer {describe(issuer)!r} is not a CA")
     # pathLenConstraint counts the intermediate CAs that may follow this one (leaf excluded);
@@ -143,3 +148,5 @@ def _extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> Any:
         return cert.extensions.get_extension_for_oid(oid).value
     except x509.ExtensionNotFound:
         return None
+    except (ValueError, x509.DuplicateExtension) as exc:  # parsed lazily: malformed ones land here
+        raise SignatureInvalid(f"certificate {describe(cert)!r} has a malformed extension: {exc}") from exc
