@@ -8,14 +8,14 @@ architecture-docs/blob/main/client-spec.md §4) and cosign's BUNDLE_SPEC:
   3. the content's signature verifies with that key and the content is about this image:
      the message digest is the image digest, or the DSSE in-toto Statement has the image
      digest among its subjects (`proxy.signatures.bundle_content`);
-  4. every transparency log entry verifies offline (SET, inclusion proof, signed checkpoint)
-     and its body records this very signature, signer and content; its integratedTime is the
-     proven signing time (`proxy.signatures.rekor`);
-  5. keyless: the certificate, at that time, chains to the trusted root, carries a valid SCT
-     and names a trusted identity (`proxy.signatures.fulcio`).
-
-RFC 3161 timestamps in ``timestampVerificationData`` are not verified (`cryptography` has no
-CMS verification): a keyless bundle whose only proof of time they are does not verify.
+  4. the proven signing times: every transparency log entry verifies offline (SET, inclusion
+     proof, signed checkpoint) and its body records this very signature, signer and content,
+     proving its integratedTime (`proxy.signatures.rekor`); every RFC 3161 timestamp in
+     ``timestampVerificationData`` is over the signature bytes and signed by a timestamp
+     authority of the trusted root, proving its genTime (`proxy.signatures.rfc3161`). All
+     must verify: a bad one is not skipped;
+  5. keyless: the certificate, at each of those times, chains to the trusted root, carries a
+     valid SCT and names a trusted identity (`proxy.signatures.proven_time`).
 """
 
 from __future__ import annotations
@@ -29,14 +29,18 @@ from proxy.signatures.bundle_content import (
 )
 from proxy.signatures.bundle_parse import Bundle, parse_bundle
 from proxy.signatures.errors import SignatureInvalid, TrustMaterialError
-from proxy.signatures.fulcio import certificate_key, verify_fulcio_certificate
+from proxy.signatures.fulcio import certificate_key
 from proxy.signatures.keys import PublicKey, key_id
 from proxy.signatures.model import KeyAuthority, KeylessAuthority, SignedImage, Verification
-from proxy.signatures.rekor import verify_entry
+from proxy.signatures.proven_time import verify_certificate_at
+from proxy.signatures.rekor import RekorEntry, verify_entry
 from proxy.signatures.rekor_body import Signer, check_dsse_body, check_hashedrekord_body
+from proxy.signatures.rfc3161 import verify_timestamps
 from proxy.signatures.trusted_root import TrustedRoot
 
 __all__ = ["verify_bundle"]
+
+_NO_ENTRY = "the bundle has no transparency log entry"
 
 
 def verify_bundle(
@@ -86,19 +90,17 @@ def _keyless(
     key = certificate_key(leaf)
     # 3. Content signature and subject.
     what = _check_content(bundle, key, image)
-    # 4. Proven signing time from the transparency log.
-    if not bundle.entries:
-        raise SignatureInvalid(_no_time(bundle))
-    at = _verify_entries(bundle, leaf, root)
-    # 5. The certificate at that time.
-    identity = verify_fulcio_certificate(leaf, at, authority.identities, root)
+    # 4. Proven signing times: transparency log entries and RFC 3161 timestamps.
+    times = _proven_times(bundle, leaf, root)
+    # 5. The certificate at each of those times.
+    identity, at = verify_certificate_at(leaf, times, authority.identities, root)
     return Verification(
         ok=True,
         authority=authority.name,
         message=f"{what} signed by {identity.subject} (issuer {identity.issuer}) at {at.isoformat()}",
         signer=identity.signer,
         signed_at=at,
-        notes=_timestamp_notes(bundle),
+        notes=() if bundle.entries else (_NO_ENTRY,),
     )
 
 
@@ -122,14 +124,16 @@ def _keyed(
         break
     else:
         raise SignatureInvalid("; ".join(dict.fromkeys(reasons)))
-    notes = _timestamp_notes(bundle)
+    notes: tuple[str, ...] = ()
     at: datetime | None = None
     if root is None:
         notes += ("transparency log not checked: the key authority has no trusted root",)
-    elif bundle.entries:
-        at = _verify_entries(bundle, key, root)  # 4.
-    else:
-        notes += ("the bundle has no transparency log entry",)
+        if bundle.timestamps:
+            notes += (f"{len(bundle.timestamps)} RFC 3161 timestamp(s) not checked: no trusted root",)
+    elif bundle.entries or bundle.timestamps:
+        at = min(_proven_times(bundle, key, root))  # 4.
+    if root is not None and not bundle.entries:
+        notes += (_NO_ENTRY,)
     when = f" at {at.isoformat()}" if at else ""
     return Verification(
         ok=True,
@@ -152,30 +156,33 @@ def _check_content(bundle: Bundle, key: PublicKey, image: SignedImage) -> str:
     return "image"
 
 
-def _verify_entries(bundle: Bundle, signer: Signer, root: TrustedRoot) -> datetime:
-    """Step 4 for every entry; the earliest proven integrated time."""
-    times = []
-    for entry in bundle.entries:
-        times.append(verify_entry(entry, root))
-        if bundle.envelope is not None:
-            envelope = bundle.envelope
-            check_dsse_body(entry.body, payload=envelope.payload, signature=envelope.signature, signer=signer)
-        else:
-            assert bundle.message is not None
-            message = bundle.message
-            check_hashedrekord_body(
-                entry.body, signature=message.signature, signer=signer, sha256=message.digest
-            )
-    return min(times)
-
-
-def _no_time(bundle: Bundle) -> str:
+def _proven_times(bundle: Bundle, signer: Signer, root: TrustedRoot) -> list[datetime]:
+    """Step 4: the time every log entry and every timestamp proves; none may fail."""
+    times = [_verify_entry(bundle, entry, signer, root) for entry in bundle.entries]
     if bundle.timestamps:
-        return "RFC 3161 timestamps are not supported yet: the bundle has no transparency log entry to prove its time"
-    return "no proven signing time: the bundle has no transparency log entry"
+        times += verify_timestamps(bundle.timestamps, _signature(bundle), root)
+    if not times:
+        raise SignatureInvalid(
+            "no proven signing time: the bundle has neither a transparency log entry nor an RFC 3161 timestamp"
+        )
+    return times
 
 
-def _timestamp_notes(bundle: Bundle) -> tuple[str, ...]:
-    if bundle.timestamps:
-        return (f"{bundle.timestamps} RFC 3161 timestamp(s) not checked (not supported yet)",)
-    return ()
+def _verify_entry(bundle: Bundle, entry: RekorEntry, signer: Signer, root: TrustedRoot) -> datetime:
+    at = verify_entry(entry, root)
+    if bundle.envelope is not None:
+        envelope = bundle.envelope
+        check_dsse_body(entry.body, payload=envelope.payload, signature=envelope.signature, signer=signer)
+    else:
+        assert bundle.message is not None
+        message = bundle.message
+        check_hashedrekord_body(entry.body, signature=message.signature, signer=signer, sha256=message.digest)
+    return at
+
+
+def _signature(bundle: Bundle) -> bytes:
+    """What a TSA timestamped: the raw signature bytes (of the envelope, or of the message)."""
+    if bundle.envelope is not None:
+        return bundle.envelope.signature
+    assert bundle.message is not None  # parse_bundle guarantees exactly one
+    return bundle.message.signature

@@ -10,7 +10,8 @@ used here:
                           tlogEntries[]: logIndex, logId.keyId, kindVersion, integratedTime,
                           inclusionPromise.signedEntryTimestamp, inclusionProof {logIndex,
                           rootHash, treeSize, hashes, checkpoint.envelope}, canonicalizedBody
-                          timestampVerificationData.rfc3161Timestamps[]
+                          timestampVerificationData.rfc3161Timestamps[].signedTimestamp
+                          (DER RFC 3161 TimeStampResp, `proxy.signatures.rfc3161`)
   messageSignature | dsseEnvelope
 
 Bytes are base64 and 64-bit integers decimal strings, per protobuf's JSON mapping. Anything
@@ -30,6 +31,7 @@ from cryptography import x509
 from proxy.signatures.bundle_content import DsseEnvelope, MessageSignature
 from proxy.signatures.errors import SignatureInvalid
 from proxy.signatures.rekor import RekorEntry
+from proxy.signatures.rfc3161 import MAX_TIMESTAMPS
 from proxy.signatures.tlog_proof import InclusionProof
 
 __all__ = ["BUNDLE_MEDIA_TYPES", "MAX_BUNDLE_BYTES", "Bundle", "parse_bundle"]
@@ -50,7 +52,7 @@ class Bundle:
     version: int  # minor version: 1, 2 or 3
     certificate: x509.Certificate | None
     entries: tuple[RekorEntry, ...]
-    timestamps: int  # RFC 3161 timestamps carried (not verified)
+    timestamps: tuple[bytes, ...]  # RFC 3161 signed timestamps (DER), not verified yet
     message: MessageSignature | None
     envelope: DsseEnvelope | None
 
@@ -72,12 +74,11 @@ def parse_bundle(data: bytes) -> Bundle:
     entries = _list(material.get("tlogEntries", []), "tlogEntries")
     if len(entries) > _MAX_ENTRIES:
         raise SignatureInvalid(f"bundle has {len(entries)} transparency log entries")
-    timestamps = _object(material.get("timestampVerificationData", {}), "timestampVerificationData")
     return Bundle(
         version=version,
         certificate=_certificate(material),
         entries=tuple(_entry(e, f"tlogEntries[{i}]", version) for i, e in enumerate(entries)),
-        timestamps=len(_list(timestamps.get("rfc3161Timestamps", []), "rfc3161Timestamps")),
+        timestamps=_timestamps(material),
         message=_message(bundle["messageSignature"]) if "messageSignature" in bundle else None,
         envelope=_envelope(bundle["dsseEnvelope"]) if "dsseEnvelope" in bundle else None,
     )
@@ -114,6 +115,17 @@ def _entry(item: object, where: str, version: int) -> RekorEntry:
         if promise is None
         else b64(_object(promise, where).get("signedEntryTimestamp"), f"{where}.inclusionPromise"),
         inclusion_proof=None if proof is None else _proof(_object(proof, where), f"{where}.inclusionProof"),
+    )
+
+
+def _timestamps(material: dict[str, Any]) -> tuple[bytes, ...]:
+    data = _object(material.get("timestampVerificationData", {}), "timestampVerificationData")
+    timestamps = _list(data.get("rfc3161Timestamps", []), "rfc3161Timestamps")
+    if len(timestamps) > MAX_TIMESTAMPS:  # refused before decoding any
+        raise SignatureInvalid(f"bundle has {len(timestamps)} RFC 3161 timestamps")
+    return tuple(
+        b64(_object(t, f"rfc3161Timestamps[{i}]").get("signedTimestamp"), f"rfc3161Timestamps[{i}]")
+        for i, t in enumerate(timestamps)
     )
 
 

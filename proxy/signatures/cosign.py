@@ -180,7 +180,8 @@ def _keyless_signer(
     blob: SignatureBlob, signature: bytes, authority: KeylessAuthority, trusted_root: TrustedRoot | None
 ) -> _Signer:
     """Step 3 for a keyless authority: the layer's Fulcio certificate, chained to the trusted
-    root at the time the Rekor entry proves, the identity matched, the signature checked."""
+    root at the proven signing time (Rekor SET or RFC 3161 timestamp), the identity matched,
+    the signature checked."""
     if trusted_root is None:  # fail closed: no root cannot mean any root
         raise SignatureInvalid(f"trusted root {authority.trusted_root!r} is not available")
     result = verify_cosign_certificate(

@@ -9,7 +9,9 @@ JSON form: bytes are base64, times RFC 3339, 64-bit integers may be strings. It 
                           ``publicKey.rawBytes``, its ``keyDetails`` and ``validFor``) and its
                           ``logId.keyId``
   ctlogs                  certificate transparency logs, same shape (their keyId is RFC 6962's LogID)
-  timestampAuthorities    RFC 3161 TSAs, same shape as certificate authorities
+  timestampAuthorities    RFC 3161 TSAs, same shape as certificate authorities: ``certChain``
+                          from the TSA's signing certificate up to its root, and the
+                          ``validFor`` period in which its timestamps are trusted
 
 Every part is checked when the document is loaded, so a verifier never meets a half-read root.
 A validity period without ``end`` is open-ended: the current key or CA.
@@ -143,6 +145,10 @@ class TrustedRoot:
     def authorities_at(self, at: datetime) -> tuple[CertificateAuthority, ...]:
         """Certificate authorities whose validFor covers `at`."""
         return tuple(ca for ca in self.certificate_authorities if ca.validity.contains(at))
+
+    def timestamp_authorities_at(self, at: datetime) -> tuple[CertificateAuthority, ...]:
+        """Timestamp authorities whose validFor covers `at` (a timestamp's genTime)."""
+        return tuple(tsa for tsa in self.timestamp_authorities if tsa.validity.contains(at))
 
 
 def _find(logs: tuple[TransparencyLog, ...], log_id: bytes, at: datetime, kind: str) -> TransparencyLog:

@@ -1,9 +1,10 @@
-"""A test Sigstore made with `cryptography`: Fulcio-like CA, CT log, Rekor, trusted_root.json.
+"""A test Sigstore made with `cryptography`: Fulcio-like CA, CT log, Rekor, TSA, trusted_root.json.
 
 Everything is real: leaves carry an SCT signed by the test CT log over the RFC 6962 precert
 input (the leaf is first built without it to get the TBS the log signs, then reissued with the
 SCT list; `tbs_precertificate_bytes` must give that TBS back), SETs and checkpoints are signed
-by the test Rekor, and inclusion proofs come from a real Merkle tree (`sigstore_log`).
+by the test Rekor, inclusion proofs come from a real Merkle tree (`sigstore_log`) and RFC 3161
+timestamps from a test timestamp authority (`tsa`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.support.sigstore_log import Logged, TestLog, compact, spki_id
+from tests.support.tsa import TestTSA
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # when test leaves are issued
 ISSUER = "https://issuer.corp.example"
@@ -98,6 +101,7 @@ class World:
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
     rekor: TestLog = field(default_factory=TestLog)
+    tsa: TestTSA = field(default_factory=TestTSA)
     root_path_length: int | None = 1
 
     def __post_init__(self) -> None:
@@ -184,8 +188,13 @@ class World:
         ca_valid: tuple[datetime | None, datetime | None] = (datetime(2020, 1, 1, tzinfo=UTC), None),
         tlog_valid: tuple[datetime | None, datetime | None] = (datetime(2020, 1, 1, tzinfo=UTC), None),
         tlog_key: ec.EllipticCurvePublicKey | None = None,
+        tsa_valid: tuple[datetime | None, datetime | None] = (datetime(2020, 1, 1, tzinfo=UTC), None),
+        timestamp_authorities: Sequence[dict[str, object]] | None = None,
     ) -> str:
+        """The world's trusted root; `timestamp_authorities` (`TestTSA.authority_entry`s) replace its TSA."""
         rekor_key = tlog_key or self.rekor.key.public_key()
+        if timestamp_authorities is None:
+            timestamp_authorities = [self.tsa.authority_entry(tsa_valid)]
         return json.dumps(
             {
                 "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -211,7 +220,7 @@ class World:
                         (None, None),
                     )
                 ],
-                "timestampAuthorities": [],
+                "timestampAuthorities": list(timestamp_authorities),
             }
         )
 

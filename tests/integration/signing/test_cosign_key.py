@@ -262,7 +262,9 @@ signature_requirements:
       - {name: ci, key: {trust: ci-key}, check_reference: true, signature_repository: signatures/team}
 """
     world = await make_world(policy)
-    assert (await world.admin.put("/trust/ci-key", {"kind": "public_key", "content": public_pem(key)})).status == 201
+    assert (
+        await world.admin.put("/trust/ci-key", {"kind": "public_key", "content": public_pem(key)})
+    ).status == 201
     image = await world.push("team/app", "1")
     # Like COSIGN_REPOSITORY: the payload names the image's repository, the tag lives elsewhere.
     payload = simple_signing_payload(_reference(world, "team/app"), image.digest)

@@ -21,7 +21,14 @@ from tests.support import notation
 from tests.support.cosign import CosignLayer, push_cosign_signatures, simple_signing_payload
 from tests.support.images import OCI_INDEX, Image, Index, artifact_manifest, canonical_json, sha256_digest
 from tests.support.push import skopeo_copy
-from tests.support.sigstore_artifacts import BUNDLE_V03, cosign_keyless, dsse_bundle, encode, statement
+from tests.support.sigstore_artifacts import (
+    BUNDLE_V03,
+    cosign_keyless,
+    dsse_bundle,
+    encode,
+    statement,
+    with_timestamp,
+)
 from tests.support.sigstore_world import ISSUER
 from tests.support.sigstore_world import World as Sigstore
 
@@ -113,6 +120,19 @@ async def test_keyless_signature_without_a_proven_time_is_denied(make_world: Mak
     pull = await world.pull("team/app", "1")
     assert pull.status == 403 and "signature requirement ci-keyless" in pull.error["message"]
     assert "no proven signing time" in pull.error["message"]
+
+
+async def test_keyless_sig_proven_by_an_rfc3161_timestamp_alone_is_served(make_world: MakeWorld) -> None:
+    world, sigstore = await _keyless_world(make_world)
+    image = await world.push("team/app", "1")
+    payload = simple_signing_payload(f"{world.upstream_name}/team/app", image.digest)
+    annotations, signature = cosign_keyless(sigstore, payload, with_bundle=False)  # no Rekor entry
+    annotations = with_timestamp(annotations, signature, sigstore.tsa)
+    async with aiohttp.ClientSession() as session:
+        await push_cosign_signatures(
+            session, world.upstream.url, "team/app", image.digest, [CosignLayer(payload, annotations)]
+        )
+    assert (await world.pull("team/app", "1")).status == 200
 
 
 async def test_sigstore_bundle_referrer_is_served_and_one_for_another_image_is_not(

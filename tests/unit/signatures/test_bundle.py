@@ -112,11 +112,13 @@ def test_checkpoint_signed_by_another_key(world: World, root: TrustedRoot) -> No
 def test_no_tlog_entry_means_no_proven_time(world: World, root: TrustedRoot) -> None:
     bundle = message_bundle(world, MANIFEST)
     bundle["verificationMaterial"]["tlogEntries"] = []
-    assert _verify(bundle, root).message == "no proven signing time: the bundle has no transparency log entry"
+    assert _verify(bundle, root).message == (
+        "no proven signing time: the bundle has neither a transparency log entry nor an RFC 3161 timestamp"
+    )
     bundle["verificationMaterial"]["timestampVerificationData"] = {
         "rfc3161Timestamps": [{"signedTimestamp": "MA=="}]
     }
-    assert _verify(bundle, root).message.startswith("RFC 3161 timestamps are not supported yet")
+    assert _verify(bundle, root).message.startswith("RFC 3161 timestamp: timestamp is not DER")
 
 
 def test_entry_without_set(world: World, root: TrustedRoot) -> None:
@@ -228,8 +230,9 @@ def test_real_bundle_verifies(real: dict[str, Any], public_good: TrustedRoot) ->
         real, public_good, image=SignedImage(digest=REAL_DIGEST, repository="-"), authority=GITHUB
     )
     assert result.ok, result.message
+    # The Rekor integratedTime and the sigstore TSA's genTime are the same second; both verified.
     assert result.signed_at == datetime(2026, 2, 27, 18, 19, 43, tzinfo=UTC)
-    assert result.notes == ("1 RFC 3161 timestamp(s) not checked (not supported yet)",)
+    assert result.notes == ()
 
 
 @pytest.mark.parametrize(
@@ -238,6 +241,7 @@ def test_real_bundle_verifies(real: dict[str, Any], public_good: TrustedRoot) ->
         "messageSignature.signature",
         "verificationMaterial.tlogEntries.0.inclusionProof.rootHash",
         "verificationMaterial.tlogEntries.0.inclusionPromise.signedEntryTimestamp",
+        "verificationMaterial.timestampVerificationData.rfc3161Timestamps.0.signedTimestamp",
     ],
 )
 def test_real_bundle_tampered(real: dict[str, Any], public_good: TrustedRoot, path: str) -> None:

@@ -89,9 +89,14 @@ def test_signing_time_outside_the_ca_validity(world: World) -> None:
 def test_no_bundle_means_no_proven_time(world: World, root: TrustedRoot) -> None:
     annotations, signature = cosign_keyless(world, PAYLOAD, with_bundle=False)
     result = _verify(annotations, signature, root)
-    assert not result.ok and result.message.startswith("no proven signing time")
+    assert not result.ok and result.message == (
+        "no proven signing time: the signature has neither a dev.sigstore.cosign/bundle annotation "
+        "(Rekor SET) nor a dev.sigstore.cosign/rfc3161timestamp annotation"
+    )
     result = _verify({**annotations, "dev.sigstore.cosign/rfc3161timestamp": "{}"}, signature, root)
-    assert not result.ok and result.message.startswith("RFC 3161 timestamps are not supported yet")
+    assert not result.ok and result.message == (
+        "dev.sigstore.cosign/rfc3161timestamp annotation cannot be read: no SignedRFC3161Timestamp text"
+    )
 
 
 def test_set_by_an_unknown_log(world: World) -> None:

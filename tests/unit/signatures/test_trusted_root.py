@@ -51,6 +51,18 @@ def test_certificate_authorities_by_validity(public_good: TrustedRoot) -> None:
     assert public_good.authorities_at(datetime(2020, 1, 1, tzinfo=UTC)) == ()
 
 
+def test_timestamp_authorities_by_validity(public_good: TrustedRoot) -> None:
+    (tsa,) = public_good.timestamp_authorities
+    assert [c.subject.rfc4514_string() for c in tsa.certificates] == [
+        "CN=sigstore-tsa,O=sigstore.dev",
+        "CN=sigstore-tsa-selfsigned,O=sigstore.dev",
+    ]
+    assert [c.subject.rfc4514_string() for c in tsa.anchors] == ["CN=sigstore-tsa-selfsigned,O=sigstore.dev"]
+    assert tsa.validity.start == datetime(2025, 7, 4, tzinfo=UTC) and tsa.validity.end is None
+    assert public_good.timestamp_authorities_at(datetime(2026, 1, 1, tzinfo=UTC)) == (tsa,)
+    assert public_good.timestamp_authorities_at(datetime(2025, 7, 3, tzinfo=UTC)) == ()
+
+
 def _world_root() -> dict[str, Any]:
     document: dict[str, Any] = json.loads(World().trusted_root())
     return document
