@@ -25,6 +25,10 @@ vouches that this signature existed at genTime. Steps, after the structure check
 
 genTime is then a proven signing time, used to check the Fulcio certificate exactly like a
 Rekor integratedTime (`proxy.signatures.proven_time`).
+
+`verify_token` runs steps 1, 2 and 4-7 against a plain list of anchor certificates instead of a
+trusted root's authorities (step 3), for trust models whose token carries the TSA's chain and
+whose store holds its root (Notation's ``tsa`` trust stores).
 """
 
 from __future__ import annotations
@@ -46,10 +50,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from proxy.signatures.errors import SignatureInvalid
 from proxy.signatures.rfc3161_token import MAX_TOKEN_BYTES, TimestampToken, parse_timestamp
-from proxy.signatures.trusted_root import CertificateAuthority, TrustedRoot
+from proxy.signatures.trusted_root import TrustedRoot
 from proxy.signatures.x509chain import describe, verify_chain
 
-__all__ = ["MAX_TIMESTAMPS", "parse_cosign_timestamp_annotation", "verify_timestamp", "verify_timestamps"]
+__all__ = [
+    "MAX_TIMESTAMPS",
+    "parse_cosign_timestamp_annotation",
+    "verify_timestamp",
+    "verify_timestamps",
+    "verify_token",
+]
 
 MAX_TIMESTAMPS = 8  # per signature; sigstore-go allows 32, real bundles carry one
 TIME_STAMPING = ExtendedKeyUsageOID.TIME_STAMPING
@@ -96,13 +106,39 @@ def verify_timestamp(data: bytes, signature: bytes, root: TrustedRoot) -> dateti
         raise SignatureInvalid(f"RFC 3161 timestamp: {exc}") from None
 
 
-def _verify(token: TimestampToken, signature: bytes, root: TrustedRoot) -> datetime:
+def verify_token(
+    token: TimestampToken,
+    signature: bytes,
+    anchors: Sequence[x509.Certificate],
+    *,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> tuple[x509.Certificate, ...]:
+    """The TSA's path (signer first, an anchor last) of a token over `signature`, or `SignatureInvalid`.
+
+    The signer and its intermediates may come from the token or `intermediates`; only `anchors`
+    confer trust. The path is valid at genTime (step 7).
+    """
+    _check_content(token, signature)
+    return _verify_signer(
+        token,
+        candidates=(*token.certificates, *intermediates, *anchors),
+        intermediates=(*token.certificates, *intermediates),
+        anchors=anchors,
+        source="the trusted certificates",
+    )
+
+
+def _check_content(token: TimestampToken, signature: bytes) -> None:
     # 1. The TSA saw these very signature bytes.
     if token.imprint != _hash(token.imprint_algorithm, signature, _DIGESTS):
         raise SignatureInvalid("its message imprint is not the hash of this signature")
     # 2. The signed attributes commit to this TSTInfo (and so to genTime and the imprint).
     if token.message_digest != _hash(token.digest_algorithm, token.content, _DIGESTS):
         raise SignatureInvalid("its messageDigest attribute is not the hash of the signed TSTInfo")
+
+
+def _verify(token: TimestampToken, signature: bytes, root: TrustedRoot) -> datetime:
+    _check_content(token, signature)  # 1-2.
     # 3. Authorities trusted for timestamps made at genTime.
     if not root.timestamp_authorities:
         raise SignatureInvalid("the trusted root has no timestamp authority")
@@ -114,7 +150,14 @@ def _verify(token: TimestampToken, signature: bytes, root: TrustedRoot) -> datet
     reasons = []
     for authority in authorities:
         try:
-            _verify_signer(token, authority)
+            # Only the authority's own intermediates: certificates in the token add no trust.
+            _verify_signer(
+                token,
+                candidates=(*token.certificates, *authority.certificates),
+                intermediates=authority.intermediates,
+                anchors=authority.anchors,
+                source="the trusted root",
+            )
         except SignatureInvalid as exc:
             reasons.append(str(exc))
             continue
@@ -122,18 +165,27 @@ def _verify(token: TimestampToken, signature: bytes, root: TrustedRoot) -> datet
     raise SignatureInvalid("; ".join(dict.fromkeys(reasons)))
 
 
-def _verify_signer(token: TimestampToken, authority: CertificateAuthority) -> None:
-    cert = _signer_certificate(token, authority)  # 4.
+def _verify_signer(
+    token: TimestampToken,
+    *,
+    candidates: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    source: str,
+) -> tuple[x509.Certificate, ...]:
+    cert = _signer_certificate(token, candidates, source)  # 4.
     _check_time_stamping(cert)  # 5.
     _check_signature(token, cert)  # 6.
-    # 7. Only the authority's own intermediates: certificates in the token add no trust.
-    verify_chain(cert, authority.intermediates, authority.anchors, token.gen_time, required_eku=TIME_STAMPING)
+    # 7. The path from the signer to an anchor, every certificate valid at genTime.
+    return verify_chain(cert, intermediates, anchors, token.gen_time, required_eku=TIME_STAMPING)
 
 
-def _signer_certificate(token: TimestampToken, authority: CertificateAuthority) -> x509.Certificate:
-    named = [c for c in (*token.certificates, *authority.certificates) if _is_signer(token, c)]
+def _signer_certificate(
+    token: TimestampToken, candidates: Sequence[x509.Certificate], source: str
+) -> x509.Certificate:
+    named = [c for c in candidates if _is_signer(token, c)]
     if not named:
-        raise SignatureInvalid(f"{_describe_sid(token)} is neither in the token nor in the trusted root")
+        raise SignatureInvalid(f"{_describe_sid(token)} is neither in the token nor in {source}")
     cert_id = token.signing_certificate
     for cert in named:
         der = cert.public_bytes(Encoding.DER)

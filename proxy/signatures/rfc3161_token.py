@@ -15,13 +15,16 @@ accepted too. Structure checked here, before any cryptography (`proxy.signatures
      which RFC 3161 §2.4.1 and RFC 5816 require, naming the TSA's certificate;
   7. TSTInfo version 1, a messageImprint and a genTime with a time zone.
 
+`timestamp_accuracy` reads the TSTInfo's policy and accuracy for the callers that use them
+(Notation); Sigstore does not, so an odd accuracy cannot fail a token it accepted.
+
 Parsing is `asn1crypto`'s, confined to this module; anything malformed is a `SignatureInvalid`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from asn1crypto import cms, core, tsp  # type: ignore[import-untyped]
@@ -30,7 +33,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from proxy.signatures.errors import SignatureInvalid
 
-__all__ = ["MAX_TOKEN_BYTES", "CertificateId", "TimestampToken", "parse_timestamp"]
+__all__ = ["MAX_TOKEN_BYTES", "CertificateId", "TimestampToken", "parse_timestamp", "timestamp_accuracy"]
 
 MAX_TOKEN_BYTES = 64 * 1024  # sigstore's tokens are under 1 KiB; a long RSA chain a few KiB
 _MAX_CERTIFICATES = 8  # certificates a token may carry (the TSA's chain)
@@ -44,6 +47,7 @@ _ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 _ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 _ID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESSCertID: SHA-1 (RFC 2634)
 _ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"  # ESSCertIDv2: hash named (RFC 5035)
+_SUBSECOND = range(1, 1000)  # RFC 3161 §2.4.2: millis and micros are INTEGER (1..999)
 
 
 class _TimeStampResp(core.Sequence):  # type: ignore[misc]
@@ -83,17 +87,21 @@ class TimestampToken:
     certificates: tuple[x509.Certificate, ...]  # those the token carries
 
 
-def parse_timestamp(data: bytes) -> TimestampToken:
-    """Steps 1-7 of the module docstring; `SignatureInvalid` for anything malformed."""
+def parse_timestamp(data: bytes, *, token_only: bool = False) -> TimestampToken:
+    """Steps 1-7 of the module docstring; `SignatureInvalid` for anything malformed.
+
+    `token_only` refuses a TimeStampResp, for formats that store the bare TimeStampToken
+    (Notation's countersignature): accepting both would be a second reading of the same field.
+    """
     if len(data) > MAX_TOKEN_BYTES:
         raise SignatureInvalid(f"timestamp is larger than {MAX_TOKEN_BYTES} bytes")
     try:
-        return _read(_content_info(data))
+        return _read(_content_info(data, token_only=token_only))
     except _DECODE_ERRORS as exc:
         raise SignatureInvalid(f"timestamp is not a valid RFC 3161 token: {exc}") from None
 
 
-def _content_info(data: bytes) -> Any:
+def _content_info(data: bytes, *, token_only: bool) -> Any:
     # A TimeStampResp begins with its PKIStatusInfo (a SEQUENCE), a ContentInfo with an OID.
     if len(data) < 4 or data[0] != 0x30:
         raise SignatureInvalid("timestamp is not DER (expected a SEQUENCE)")
@@ -102,6 +110,8 @@ def _content_info(data: bytes) -> Any:
         return cms.ContentInfo.load(data, strict=True)
     response = _TimeStampResp.load(data, strict=True)
     status = response["status"]["status"].native  # 1.
+    if token_only:  # only now: it did parse as a response, so say so rather than "malformed"
+        raise SignatureInvalid("timestamp is a TimeStampResp, not the bare TimeStampToken expected here")
     if status not in _GRANTED:
         raise SignatureInvalid(f"timestamp response status is {status}, not granted")
     token = response["time_stamp_token"]
@@ -217,6 +227,26 @@ def _gen_time(info: Any) -> datetime:
     if not isinstance(gen_time, datetime) or gen_time.utcoffset() is None:
         raise SignatureInvalid("TSTInfo genTime is not a time in UTC")
     return gen_time
+
+
+def timestamp_accuracy(token: TimestampToken) -> tuple[str, timedelta | None]:
+    """The TSTInfo's policy (dotted OID) and accuracy, None when it states none (RFC 3161 §2.4.2)."""
+    try:
+        info = tsp.TSTInfo.load(token.content, strict=True)
+        return info["policy"].dotted, _accuracy(info["accuracy"])
+    except _DECODE_ERRORS as exc:
+        raise SignatureInvalid(f"TSTInfo accuracy cannot be read: {exc}") from None
+
+
+def _accuracy(accuracy: Any) -> timedelta | None:
+    if not accuracy:  # absent: what that means is the caller's rule (Notation: by policy)
+        return None
+    seconds, millis, micros = (accuracy[name].native for name in ("seconds", "millis", "micros"))
+    if (seconds is not None and seconds < 0) or any(
+        value is not None and value not in _SUBSECOND for value in (millis, micros)
+    ):
+        raise SignatureInvalid(f"TSTInfo accuracy is out of range: {seconds}s {millis}ms {micros}us")
+    return timedelta(seconds=seconds or 0, milliseconds=millis or 0, microseconds=micros or 0)
 
 
 def _certificates(choices: Any) -> tuple[x509.Certificate, ...]:

@@ -2,8 +2,9 @@
 
 A test CA and code-signing leaves (`make_ca`, `make_leaf`), JWS and COSE envelopes over a
 ``targetArtifact`` payload (`sign_jws`, `sign_cose`) with every header overridable so a test
-can break exactly one rule, the signature manifest notation pushes (`signature_manifest`),
-and trust policies (`trust_policy_document`, `write_trust_policy`).
+can break exactly one rule, and an RFC 3161 countersignature when given a `countersign`
+function (`tests.support.tsa.TestTSA.countersigner`), the signature manifest notation pushes
+(`signature_manifest`), and trust policies (`trust_policy_document`, `write_trust_policy`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ _NAME_OIDS = {
     "CN": NameOID.COMMON_NAME,
 }
 REMOVE = object()  # a header value that removes the header
+TIMESTAMP_HEADER = "io.cncf.notary.timestampSignature"
+Countersign = Callable[[bytes], bytes]  # the primitive signature -> an RFC 3161 token
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ def sign_jws(
     algorithm: str | None = None,
     headers: Mapping[str, Any] | None = None,
     unprotected: Mapping[str, Any] | None = None,
+    countersign: Countersign | None = None,
     **attributes: Any,
 ) -> bytes:
     """A flattened JWS JSON envelope; `headers` override protected headers (REMOVE drops one)."""
@@ -171,6 +175,7 @@ def sign_jws(
     header = {
         "x5c": [base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in chain],
         "io.cncf.notary.signingAgent": "pullgate-tests/1.0",
+        **({TIMESTAMP_HEADER: base64.b64encode(countersign(signature)).decode()} if countersign else {}),
         **(unprotected or {}),
     }
     envelope = {
@@ -191,6 +196,7 @@ def sign_cose(
     headers: Mapping[Any, Any] | None = None,
     unprotected: Mapping[Any, Any] | None = None,
     tag: int | None = 18,
+    countersign: Countersign | None = None,
     **attributes: Any,
 ) -> bytes:
     """A COSE_Sign1_Tagged envelope; `headers` override protected labels (REMOVE drops one)."""
@@ -207,9 +213,10 @@ def sign_cose(
     protected_bytes = cbor2.dumps(_override(protected, headers))
     to_be_signed = cbor2.dumps(["Signature1", protected_bytes, b"", content or b""])
     signature = sign_raw(signer.key, algorithm, to_be_signed)
-    header = {
+    header: dict[Any, Any] = {
         33: [c.public_bytes(Encoding.DER) for c in chain],
         "io.cncf.notary.signingAgent": "pullgate-tests/1.0",
+        **({TIMESTAMP_HEADER: countersign(signature)} if countersign else {}),
     }
     message = [protected_bytes, _override(header, unprotected), content, signature]
     return cbor2.dumps(message if tag is None else cbor2.CBORTag(tag, message))
@@ -261,10 +268,13 @@ def policy(
     override: Mapping[str, str] | None = None,
     stores: Sequence[str] = ("ca:acme-rockets",),
     identities: Sequence[str] = (IDENTITY,),
+    verify_timestamp: str | None = None,
 ) -> dict[str, Any]:
     verification: dict[str, Any] = {"level": level}
     if override:
         verification["override"] = dict(override)
+    if verify_timestamp:
+        verification["verifyTimestamp"] = verify_timestamp
     entry: dict[str, Any] = {
         "name": name,
         "registryScopes": list(scopes),

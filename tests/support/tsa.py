@@ -5,16 +5,19 @@ under test, which parses with asn1crypto: RFC 3161 TSTInfo inside RFC 5652 Signe
 attributes contentType / messageDigest / signingTime / ESS signingCertificateV2 (or the SHA-1
 signingCertificate), one SignerInfo, the whole wrapped in a TimeStampResp as sigstore stores it.
 The TSA certificate is issued by a TSA root and carries the critical id-kp-timeStamping EKU.
-`tamper` breaks one part *after* signing, for the negative tests.
+`tamper` breaks one part *after* signing, for the negative tests. `countersigner` hands a
+Notation signer a function timestamping its signature the way notation does (a bare token
+carrying the TSA's chain).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -118,6 +121,7 @@ class TestTSA:
         default_factory=lambda: ec.generate_private_key(ec.SECP384R1())
     )
     key: SigningKey | None = None
+    crl_url: str | None = None  # a CRL distribution point on the signing certificate
 
     def __post_init__(self) -> None:
         self.key = self.key or _new_key(self.key_type)
@@ -139,6 +143,9 @@ class TestTSA:
             leaf = leaf.add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
             )
+        if self.crl_url:
+            point = x509.DistributionPoint([x509.UniformResourceIdentifier(self.crl_url)], None, None, None)
+            leaf = leaf.add_extension(x509.CRLDistributionPoints([point]), critical=False)
         self.cert = leaf.sign(self.root_key, hashes.SHA384())
 
     def _builder(self, subject: x509.Name, issuer: x509.Name, key: object) -> x509.CertificateBuilder:
@@ -186,16 +193,21 @@ class TestTSA:
         ess_v1: bool = False,
         ess_cert: x509.Certificate | None = None,
         tamper: Tamper | None = None,
+        accuracy: tuple[int, int, int] | None = (1, 0, 0),
+        policy: str = POLICY,
     ) -> bytes:
-        """A DER TimeStampResp (or, `response=False`, the bare token) over `data` at `at`."""
+        """A DER TimeStampResp (or, `response=False`, the bare token) over `data` at `at`.
+
+        `accuracy` is (seconds, millis, micros), a zero part left out, None for no accuracy.
+        """
         imprint = seq(algorithm(DIGESTS[imprint_hash]), octets(hashlib.new(imprint_hash, data).digest()))
         info = seq(
             integer(1),
-            oid(POLICY),
+            oid(policy),
             imprint,
             integer(x509.random_serial_number()),
             generalized_time(at),
-            seq(integer(1)),
+            b"" if accuracy is None else _accuracy(*accuracy),
         )
         attributes = self._attributes(info, at, ess_cert or self.cert, ess_v1=ess_v1)
         signature = self._sign(set_of(*attributes))
@@ -207,6 +219,10 @@ class TestTSA:
             signature = signature[:-1] + bytes([signature[-1] ^ 1])
         token = self._token(info, attributes, signature, embed=embed, by_key_id=by_key_id)
         return seq(seq(integer(0)), token) if response else token
+
+    def countersigner(self, at: datetime, **options: Any) -> Callable[[bytes], bytes]:
+        """Timestamps a signature as notation does: the bare token, the TSA chain embedded."""
+        return lambda signature: self.timestamp(signature, at, response=False, embed=True, **options)
 
     def _attributes(
         self, info: bytes, at: datetime, signer: x509.Certificate, *, ess_v1: bool
@@ -266,6 +282,15 @@ class TestTSA:
             integer(3), set_of(algorithm(DIGESTS["sha256"])), encapsulated, certificates, set_of(signer)
         )
         return seq(oid(SIGNED_DATA), tlv(0xA0, signed_data))
+
+
+def _accuracy(seconds: int, millis: int, micros: int) -> bytes:
+    # Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] ..., micros [1] ... }
+    return seq(
+        integer(seconds) if seconds else b"",
+        tlv(0x80, integer(millis)[2:]) if millis else b"",
+        tlv(0x81, integer(micros)[2:]) if micros else b"",
+    )
 
 
 def _attribute(kind: str, value: bytes) -> bytes:

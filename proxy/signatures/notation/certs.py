@@ -13,6 +13,9 @@ signature-specification.md "Certificate Requirements", as notation-core-go enfor
   3. a CA: basicConstraints cA=TRUE (pathLenConstraint respected); keyUsage present, critical,
      with keyCertSign;
   4. keys: RSA of 2048/3072/4096 bits or EC on P-256/384/521; no SHA-1 signatures.
+`check_timestamping_requirements` applies the same section to a TSA's path, as
+notation-core-go's ``ValidateTimestampingCertChain`` does: the signer's extended key usage is
+exactly id-kp-timeStamping, critical (RFC 3161 §2.3), and key usage need only be present.
 `check_chain_requirements` does not look at validity periods: which moment counts is decided
 by the authentic timestamp step, which calls `check_valid_at`. `names_revocation_source`
 tells whether a certificate could be revoked at all (it names an OCSP responder or a CRL).
@@ -33,7 +36,12 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from proxy.signatures.errors import SignatureInvalid
 from proxy.signatures.x509chain import describe
 
-__all__ = ["check_chain_requirements", "check_valid_at", "names_revocation_source"]
+__all__ = [
+    "check_chain_requirements",
+    "check_timestamping_requirements",
+    "check_valid_at",
+    "names_revocation_source",
+]
 
 E = TypeVar("E", bound=x509.ExtensionType)
 
@@ -77,6 +85,22 @@ def check_chain_requirements(chain: Sequence[x509.Certificate]) -> None:
             _check_ca(cert, intermediates_below=index - 1)
 
 
+def check_timestamping_requirements(path: Sequence[x509.Certificate]) -> None:
+    """`SignatureInvalid` naming the first requirement a TSA's path (signer first) breaks."""
+    for index, cert in enumerate(path):
+        _check_key_and_hash(cert)
+        if index > 0:  # basicConstraints and pathLen: verify_chain checked every issuer
+            if not _key_usage(cert, critical=False).key_cert_sign:
+                raise SignatureInvalid(f"CA certificate {describe(cert)!r} lacks key usage keyCertSign")
+            continue
+        _check_leaf_usages(cert, "the timestamping certificate", critical=False)
+        eku = _extension(cert, x509.ExtendedKeyUsage)
+        if eku is None or not eku.critical or list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+            raise SignatureInvalid(
+                f"the timestamping certificate {describe(cert)!r} must have exactly one extended key usage, timeStamping, marked critical"
+            )
+
+
 def check_valid_at(certificates: Sequence[x509.Certificate], at: datetime, when: str) -> None:
     """Within every validity period, bounds included (RFC 5280 §4.1.2.5); no nesting required."""
     for cert in certificates:
@@ -114,24 +138,28 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _check_leaf(cert: x509.Certificate) -> None:
-    constraints = _extension(cert, x509.BasicConstraints)
-    if constraints is not None and constraints.value.ca:
-        raise SignatureInvalid(f"the signing certificate {describe(cert)!r} is a CA certificate")
-    usage = _critical_key_usage(cert)
-    forbidden = [name for name in _LEAF_FORBIDDEN_USAGES if getattr(usage, name)]
-    if usage.key_agreement:
-        forbidden += [name for name in ("encipher_only", "decipher_only") if getattr(usage, name)]
-    if not usage.digital_signature or forbidden:
-        raise SignatureInvalid(
-            f"the signing certificate {describe(cert)!r} must have key usage digitalSignature only"
-            + (f" (it has {', '.join(forbidden)})" if forbidden else "")
-        )
+    _check_leaf_usages(cert, "the signing certificate", critical=True)
     eku = _extension(cert, x509.ExtendedKeyUsage)
     for oid, name in _EXCLUDED_EKUS:
         if eku is not None and oid in eku.value:
             raise SignatureInvalid(
                 f"the signing certificate {describe(cert)!r} has extended key usage {name}"
             )
+
+
+def _check_leaf_usages(cert: x509.Certificate, what: str, *, critical: bool) -> None:
+    constraints = _extension(cert, x509.BasicConstraints)
+    if constraints is not None and constraints.value.ca:
+        raise SignatureInvalid(f"{what} {describe(cert)!r} is a CA certificate")
+    usage = _key_usage(cert, critical=critical)
+    forbidden = [name for name in _LEAF_FORBIDDEN_USAGES if getattr(usage, name)]
+    if usage.key_agreement:
+        forbidden += [name for name in ("encipher_only", "decipher_only") if getattr(usage, name)]
+    if not usage.digital_signature or forbidden:
+        raise SignatureInvalid(
+            f"{what} {describe(cert)!r} must have key usage digitalSignature only"
+            + (f" (it has {', '.join(forbidden)})" if forbidden else "")
+        )
 
 
 def _check_ca(cert: x509.Certificate, intermediates_below: int) -> None:
@@ -145,14 +173,15 @@ def _check_ca(cert: x509.Certificate, intermediates_below: int) -> None:
         raise SignatureInvalid(
             f"certificate {describe(cert)!r}: path length constraint {path_length} exceeded"
         )
-    if not _critical_key_usage(cert).key_cert_sign:
+    if not _key_usage(cert, critical=True).key_cert_sign:
         raise SignatureInvalid(f"CA certificate {describe(cert)!r} lacks key usage keyCertSign")
 
 
-def _critical_key_usage(cert: x509.Certificate) -> x509.KeyUsage:
+def _key_usage(cert: x509.Certificate, *, critical: bool) -> x509.KeyUsage:
     extension = _extension(cert, x509.KeyUsage)
-    if extension is None or not extension.critical:
-        raise SignatureInvalid(f"certificate {describe(cert)!r} must have a critical key usage extension")
+    if extension is None or (critical and not extension.critical):
+        kind = "a critical" if critical else "a"
+        raise SignatureInvalid(f"certificate {describe(cert)!r} must have {kind} key usage extension")
     return extension.value
 
 

@@ -83,6 +83,7 @@ def verify_cose_envelope(data: bytes) -> Envelope:
         authentic_signing_time=_time(protected, H_AUTHENTIC_TIME),
         expiry=_time(protected, H_EXPIRY),
         certificates=certificates,
+        signature=signature,
         timestamp_signature=_optional(unprotected.get(H_TIMESTAMP), bytes, H_TIMESTAMP),
         signing_agent=_optional(unprotected.get(H_SIGNING_AGENT), str, H_SIGNING_AGENT),
     )

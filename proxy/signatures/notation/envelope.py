@@ -86,7 +86,9 @@ class Envelope:
     authentic_signing_time: datetime | None  # notary.x509.signingAuthority: vouched for
     expiry: datetime | None
     certificates: tuple[x509.Certificate, ...]  # leaf first, as the envelope orders them
-    timestamp_signature: bytes | None = None  # an RFC 3161 token, not verified here
+    # The primitive signature over payload and signed attributes: what a TSA countersigns.
+    signature: bytes
+    timestamp_signature: bytes | None = None  # an RFC 3161 token, verified by `timestamp`
     signing_agent: str | None = None
 
 
@@ -104,6 +106,7 @@ def signed_content(
     authentic_signing_time: datetime | None,
     expiry: datetime | None,
     certificates: tuple[x509.Certificate, ...],
+    signature: bytes,
     timestamp_signature: bytes | None = None,
     signing_agent: str | None = None,
 ) -> Envelope:
@@ -141,6 +144,7 @@ def signed_content(
         authentic_signing_time=authentic_signing_time,
         expiry=expiry,
         certificates=certificates,
+        signature=signature,
         timestamp_signature=timestamp_signature,
         signing_agent=signing_agent,
     )

@@ -16,17 +16,17 @@ Choices where the spec leaves room or where being offline forces one:
     overrides say (strict / permissive / audit table); a logged failure becomes a note.
   - notary.x509 signatures carry a signing time the signer merely claims ("not used in trust
     decisions", signature-envelope-jws.md), so without a verified timestamp the certificates
-    must be valid *now* (`now`, injectable for tests); notary.x509.signingAuthority ones must
-    be valid at their authentic signing time, which is also the `signed_at` returned.
-  - RFC 3161 timestamp countersignatures are not verified: a policy naming a ``tsa`` store
-    (which demands one) fails the authentic timestamp check, per its level, unless its
-    ``verifyTimestamp`` is ``afterCertExpiry`` and no certificate has expired yet.
+    must be valid *now* (`now`, injectable for tests). With a policy naming a ``tsa`` store,
+    the RFC 3161 countersignature's genTime is what they must be valid at (`timestamp`);
+    notary.x509.signingAuthority ones must be valid at their authentic signing time. The
+    proven time is the `signed_at` returned.
   - integrity is always enforced, and includes the payload naming this image's digest.
   - revocation: OCSP and CRLs cannot be fetched offline. A chain none of whose certificates
     names an OCSP responder or CRL cannot be revoked, which the spec counts as "not revoked"
     (a note says so). Otherwise: override ``skip`` -> note "revocation check skipped by trust
     policy X"; ``log`` -> note; ``enforce`` (strict) -> not verified, "revocation checking
-    required by trust policy X is not possible offline".
+    required by trust policy X is not possible offline". The TSA chain of a verified
+    countersignature is judged the same way, with the signing chain (see `timestamp`, 6.1.7).
   - the signing certificate must carry the code-signing extended key usage (stricter than
     the spec, which makes the extension optional).
 """
@@ -43,9 +43,9 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from proxy.signatures.errors import SignatureInvalid, TrustMaterialError
+from proxy.signatures.errors import SignatureInvalid
 from proxy.signatures.model import SignedImage, Verification
-from proxy.signatures.notation.certs import check_chain_requirements, check_valid_at, names_revocation_source
+from proxy.signatures.notation.certs import check_chain_requirements, names_revocation_source
 from proxy.signatures.notation.cose import verify_cose_envelope
 from proxy.signatures.notation.dn import format_subject, is_subset, subject_attributes
 from proxy.signatures.notation.envelope import (
@@ -55,6 +55,8 @@ from proxy.signatures.notation.envelope import (
     Envelope,
 )
 from proxy.signatures.notation.jws import verify_jws_envelope
+from proxy.signatures.notation.stores import Stores, policy_certificates
+from proxy.signatures.notation.timestamp import authentic_timestamp
 from proxy.signatures.notation.trust_policy import (
     Action,
     Check,
@@ -67,7 +69,6 @@ from proxy.signatures.x509chain import CODE_SIGNING, describe, verify_chain
 
 __all__ = ["Stores", "verify_notation"]
 
-Stores = Callable[[str, str], tuple[x509.Certificate, ...]]  # (type, name) -> certificates
 T = TypeVar("T")
 _DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 
@@ -124,9 +125,13 @@ def verify_notation(
         steps.run(Check.EXPIRY, lambda: _expiry(content, now))
         # 6. Authentic timestamp: the certificates were valid when it counts.
         certificates = _unique((*content.certificates, *(path or ())))
-        steps.run(Check.AUTHENTIC_TIMESTAMP, lambda: _authentic_timestamp(content, policy, certificates, now))
-        # 7. Revocation status, as far as it can be known offline.
-        steps.revocation(content.certificates)
+        proven = steps.run(
+            Check.AUTHENTIC_TIMESTAMP,
+            lambda: authentic_timestamp(content, policy, certificates, stores, now),
+        )
+        # 7. Revocation status, as far as it can be known offline, of the signing chain and of
+        #    the chain of the TSA that vouched for the signing time.
+        steps.revocation(content.certificates, proven.tsa_chain if proven else ())
         # 8. Extended validation by a verification plugin: none runs here, so an envelope
         #    asking for one already failed integrity (envelope.py).
     except SignatureInvalid as exc:
@@ -136,7 +141,8 @@ def verify_notation(
         authority=authority,
         message=f"signed by {signer}, verified by trust policy {policy.name!r} ({policy.level})",
         signer=signer,
-        signed_at=content.authentic_signing_time,
+        # A logged timestamp failure leaves no proven time; a signing authority's still stands.
+        signed_at=proven.at if proven else content.authentic_signing_time,
         artifact=artifact_digest,
         notes=tuple(steps.notes),
     )
@@ -162,15 +168,17 @@ class _Steps:
             )
             return None
 
-    def revocation(self, chain: Sequence[x509.Certificate]) -> None:
+    def revocation(self, chain: Sequence[x509.Certificate], tsa_chain: Sequence[x509.Certificate]) -> None:
         name = self.policy.name
         if self.policy.action(Check.REVOCATION) is Action.SKIP:
             self.notes.append(f"revocation check skipped by trust policy {name!r}")
             return
         revocable = [describe(cert) for cert in chain if names_revocation_source(cert)]
+        revocable += [f"TSA {describe(cert)}" for cert in tsa_chain if names_revocation_source(cert)]
         if not revocable:
+            chains = "the chain" if not tsa_chain else "the signing or the TSA chain"
             self.notes.append(
-                "revocation: no certificate of the chain names an OCSP responder or a CRL, so none can be revoked"
+                f"revocation: no certificate of {chains} names an OCSP responder or a CRL, so none can be revoked"
             )
             return
 
@@ -214,16 +222,11 @@ def _check_target(payload: bytes, image: SignedImage) -> None:
 
 def _authenticity(content: Envelope, policy: TrustPolicy, stores: Stores) -> tuple[x509.Certificate, ...]:
     store_type = "signingAuthority" if content.signing_scheme == SCHEME_SIGNING_AUTHORITY else "ca"
-    names = [name for kind, name in policy.trust_stores if kind == store_type]
-    if not names:
+    if not any(kind == store_type for kind, _ in policy.trust_stores):
         raise SignatureInvalid(
             f"trust policy {policy.name!r} names no {store_type} trust store, which a {content.signing_scheme} signature needs"
         )
-    anchors = [cert for name in names for cert in _store(stores, store_type, name, policy)]
-    if not anchors:
-        raise SignatureInvalid(
-            f"the {store_type} trust stores of trust policy {policy.name!r} hold no certificate"
-        )
+    anchors = policy_certificates(stores, policy, store_type)
     check_chain_requirements(content.certificates)
     leaf, *rest = content.certificates
     # The envelope's own root (last, self-signed: checked above) is trusted only if a store
@@ -235,15 +238,6 @@ def _authenticity(content: Envelope, policy: TrustPolicy, stores: Stores) -> tup
         raise SignatureInvalid(f"the certificate chain cannot be validated: {exc}") from None
     _check_identity(leaf, policy)
     return path
-
-
-def _store(stores: Stores, kind: str, name: str, policy: TrustPolicy) -> tuple[x509.Certificate, ...]:
-    try:
-        return stores(kind, name)
-    except (SignatureInvalid, TrustMaterialError, LookupError) as exc:
-        raise SignatureInvalid(
-            f"trust store {kind}:{name} of trust policy {policy.name!r} is not available: {exc}"
-        ) from None
 
 
 def _check_identity(leaf: x509.Certificate, policy: TrustPolicy) -> None:
@@ -264,24 +258,6 @@ def _check_identity(leaf: x509.Certificate, policy: TrustPolicy) -> None:
 def _expiry(content: Envelope, now: datetime) -> None:
     if content.expiry is not None and now >= content.expiry:
         raise SignatureInvalid(f"the signature expired at {content.expiry.isoformat()}")
-
-
-def _authentic_timestamp(
-    content: Envelope, policy: TrustPolicy, certificates: Sequence[x509.Certificate], now: datetime
-) -> None:
-    if content.authentic_signing_time is not None:  # notary.x509.signingAuthority
-        check_valid_at(certificates, content.authentic_signing_time, "when it was signed")
-        return
-    tsa = [f"tsa:{name}" for kind, name in policy.trust_stores if kind == "tsa"]
-    expired = any(now > cert.not_valid_after_utc for cert in certificates)
-    if tsa and (policy.verify_timestamp == "always" or expired):
-        raise SignatureInvalid(
-            f"trust policy {policy.name!r} requires an RFC 3161 timestamp ({', '.join(tsa)}), which pullgate does not verify"
-        )
-    # No authentic timestamp: the claimed signing time proves nothing, so the certificates
-    # must be valid at the time of verification (signature-specification.md, "Other
-    # requirements" 4).
-    check_valid_at(certificates, now, "now")
 
 
 def _unique(certificates: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:

@@ -1,9 +1,11 @@
-"""What the verify_notation tests share: the test PKI's shape, the image, two helpers."""
+"""What the verify_notation tests share: the test PKI's shape, the image, a few helpers."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from cryptography import x509
@@ -16,6 +18,7 @@ from tests.support.notation import (
     COSE,
     JWS,
     NOW,
+    TIMESTAMP_HEADER,
     Issued,
     payload,
     policy,
@@ -41,6 +44,8 @@ class Pki:
 DIGEST = "sha256:" + "12" * 32
 IMAGE = SignedImage(digest=DIGEST, repository="registry.acme-rockets.io/software/net-monitor")
 SIGNERS = {JWS: sign_jws, COSE: sign_cose}
+SIGNED = NOW - timedelta(days=3)  # when the countersigned tests sign: the expired leaf was valid
+TSA_POLICY = policy(stores=["ca:acme-rockets", "tsa:acme-tsa"])
 
 
 def verify(
@@ -89,3 +94,14 @@ def store_lookup(
             ) from None
 
     return lookup
+
+
+def tsa_stores(pki: Pki, *tsa_certificates: x509.Certificate) -> dict[str, list[x509.Certificate]]:
+    """The acme-rockets CA store and a ``tsa:acme-tsa`` store holding `tsa_certificates`."""
+    return {"ca:acme-rockets": [pki.root.cert], "tsa:acme-tsa": list(tsa_certificates)}
+
+
+def garbage_countersignature(media_type: str) -> dict[str, Any]:
+    """An unprotected header whose countersignature is DER-looking garbage, as the format encodes it."""
+    token = b"\x30\x03not a token"
+    return {TIMESTAMP_HEADER: base64.b64encode(token).decode() if media_type == JWS else token}

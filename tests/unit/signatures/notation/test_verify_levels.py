@@ -50,12 +50,6 @@ def test_notary_x509_certificates_must_be_valid_now(pki: Pki) -> None:
     assert any("authenticTimestamp check failed, logged only" in note for note in permissive.notes)
 
 
-def test_tsa_store_requires_a_timestamp_pullgate_cannot_verify(pki: Pki) -> None:
-    with_tsa = policy(stores=["ca:acme-rockets", "tsa:acme-tsa"])
-    result = verify(pki, signed(pki), policies=[with_tsa])
-    assert not result.ok and "requires an RFC 3161 timestamp (tsa:acme-tsa)" in result.message
-
-
 def test_revocation_skipped_by_policy_is_noted(pki: Pki) -> None:
     leaf = make_leaf(pki.intermediate, crl_url="http://crl.acme-rockets.io/ca.crl")
     result = verify(pki, signed(pki, leaf), policies=[policy(override={"revocation": "skip"})])
