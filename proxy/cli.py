@@ -1,4 +1,4 @@
-"""The `pullgate` command: serve, migrate, config check, token, policy, trust."""
+"""The `pullgate` command: serve, migrate, config check, token, policy, trust, vulndb."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from proxy.admin_cli import add_admin_commands, run_admin_command
 from proxy.app import build_app
 from proxy.logs import configure_logging
 from proxy.settings import ConfigError, Settings, load_settings
+from proxy.vulndb_cli import add_vulndb_commands, run_vulndb_command
 
 __all__ = ["main"]
 
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command in ("token", "policy", "trust"):
         return run_admin_command(settings, args)
+    if args.command == "vulndb":
+        return run_vulndb_command(settings, args)
     handler = {"serve": _serve, "migrate": _migrate, "config": _config_check}[args.command]
     return handler(settings)
 
@@ -53,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     _config_option(config_commands.add_parser("check", help="validate the configuration and print it"))
     add_admin_commands(commands, _config_option)
+    add_vulndb_commands(commands, _config_option)
     return parser
 
 
