@@ -27,7 +27,7 @@ _SERVED = tuple(outcome.value for outcome in Outcome if outcome.serves)
 @dataclass(frozen=True, slots=True)
 class NewAuditEvent:
     created_at: datetime
-    kind: str  # "pull" or "admin"
+    kind: str  # "pull", "admin" or "rescan" (a verdict a rescan changed)
     client_address: str | None = None
     user_agent: str | None = None
     identity: str | None = None

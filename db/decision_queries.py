@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.gate_queries import from_db, to_db
@@ -81,6 +81,37 @@ class DecisionStore:
         async with self._sessions() as session:
             record = (await session.scalars(query)).one_or_none()
         return _decision(record) if record is not None else None
+
+    async def latest_per_repository(self, digest: str, limit: int = 1000) -> list[DecisionRow]:
+        """The newest decision on `digest` in each (upstream, repository) that decided it."""
+        newest = (
+            select(
+                DecisionRecord.upstream,
+                DecisionRecord.repository,
+                func.max(DecisionRecord.created_at).label("created_at"),
+            )
+            .where(DecisionRecord.digest == digest)
+            .group_by(DecisionRecord.upstream, DecisionRecord.repository)
+            .subquery()
+        )
+        query = (
+            select(DecisionRecord)
+            .join(
+                newest,
+                (newest.c.upstream == DecisionRecord.upstream)
+                & (newest.c.repository == DecisionRecord.repository)
+                & (newest.c.created_at == DecisionRecord.created_at),
+            )
+            .where(DecisionRecord.digest == digest)
+            .order_by(DecisionRecord.upstream, DecisionRecord.repository, DecisionRecord.id)
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            records = (await session.scalars(query)).all()
+        unique: dict[tuple[str, str], DecisionRow] = {}
+        for record in records:  # two decisions in the same instant: keep one
+            unique.setdefault((record.upstream, record.repository), _decision(record))
+        return list(unique.values())
 
 
 def _decision(record: DecisionRecord) -> DecisionRow:

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.gate_queries import StoreError, from_db, now, page_size, to_db
 from db.models import PolicyState, RuleRecord
 from db.policy_lock import STATE_ID, bump_policy, lock_policy
+from db.scan_queries import merge_vulnerability_sections
 from db.signing_queries import merge_requirements
+from proxy.policy.document import PolicySections
 from proxy.policy.model import Action, Match, Mode, Rule
-from proxy.policy.signing import SignatureRequirement
 
 __all__ = [
     "DuplicateRule",
@@ -149,14 +150,15 @@ class PolicyStore:
         self,
         rules: Sequence[Rule],
         default_action: Action,
-        requirements: Sequence[SignatureRequirement] | None = None,
+        sections: PolicySections | None = None,
     ) -> tuple[int, bool]:
         """Make the stored policy exactly `rules` and `default_action`: (version, changed).
 
         The idempotent import of a policy document. Rules missing from `rules` are deleted,
         new ones created, changed ones updated (their revision moves); if nothing differs
-        nothing is written and the version stays. `requirements` (signature requirements)
-        are replaced the same way, unless None (left as they are).
+        nothing is written and the version stays. The other `sections` (signature
+        requirements, vulnerability policies and exceptions) are replaced the same way,
+        unless None (left as they are).
         """
         wanted = _by_id(rules)
         at = now()
@@ -169,8 +171,9 @@ class PolicyStore:
                 changed = True
             for rule_id, rule in wanted.items():
                 changed |= _merge(session, stored.get(rule_id), rule, at)
-            if requirements is not None:
-                changed |= await merge_requirements(session, list(requirements), at)
+            if sections is not None:
+                changed |= await merge_requirements(session, sections.requirements, at)
+                changed |= await merge_vulnerability_sections(session, sections, at)
             if not changed:
                 return version, False
             return await bump_policy(session, at, default_action=default_action.value), True

@@ -9,6 +9,7 @@ that changes nothing bumps nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.gate_queries import StoreError, from_db, now
 from db.models import SignatureRequirementRecord, TrustMaterialRecord
 from db.policy_lock import bump_policy, lock_policy
+from db.policy_sections import merge_section
 from proxy.policy.signing import SignatureRequirement
 from proxy.policy.signing_document import RequirementSpec
 
@@ -94,31 +96,12 @@ class SigningStore:
             return await bump_policy(session, now())
 
 
-async def merge_requirements(session: AsyncSession, wanted: list[SignatureRequirement], at: datetime) -> bool:
-    """Make the stored requirements exactly `wanted` (in order); True if anything changed.
-
-    Runs inside PolicyStore.replace_all's transaction, under its lock.
-    """
-    stored = {r.id: r for r in (await session.scalars(select(SignatureRequirementRecord))).all()}
-    specs = {r.id: _spec(r) for r in wanted}
-    changed = False
-    for requirement_id in stored.keys() - specs.keys():
-        await session.delete(stored[requirement_id])
-        changed = True
-    for position, requirement in enumerate(wanted):
-        record = stored.get(requirement.id)
-        spec = specs[requirement.id]
-        if record is None:
-            session.add(
-                SignatureRequirementRecord(
-                    id=requirement.id, position=position, spec=spec, created_at=at, updated_at=at
-                )
-            )
-            changed = True
-        elif record.spec != spec or record.position != position:
-            record.spec, record.position, record.updated_at = spec, position, at
-            changed = True
-    return changed
+async def merge_requirements(
+    session: AsyncSession, wanted: Sequence[SignatureRequirement], at: datetime
+) -> bool:
+    """Make the stored requirements exactly `wanted` (in order); True if anything changed."""
+    specs = [(r.id, _spec(r)) for r in wanted]
+    return await merge_section(session, SignatureRequirementRecord, specs, at)
 
 
 def _spec(requirement: SignatureRequirement) -> dict[str, Any]:

@@ -136,7 +136,7 @@ async def _policy_apply(stores: Stores, args: argparse.Namespace) -> int:
         print(f"pullgate: the policy was not applied: {exc}", file=sys.stderr)
         return 2
     version, changed = await stores.policies.replace_all(
-        document.to_rules(), document.default_action, document.to_requirements()
+        document.to_rules(), document.default_action, document.to_sections()
     )
     requirements = len(document.signature_requirements)
     if changed:
@@ -160,7 +160,7 @@ def _read(path: Path) -> str:
 async def _policy_export(stores: Stores, args: argparse.Namespace) -> int:
     version, default_action = await stores.policies.policy_state()
     rules = await stores.policies.all_rules()
-    document = PolicyDocument.of(default_action, rules, await stores.signing.requirements())
+    document = PolicyDocument.of(default_action, rules, sections=await stores.policy_sections())
     print(json.dumps(document.export(), indent=2))
     print(f"policy version {version}", file=sys.stderr)
     return 0

@@ -31,6 +31,7 @@ from proxy.cache.tags import TagResolver
 from proxy.gate.admin import AdminService
 from proxy.gate.audit import AuditWriter
 from proxy.gate.policy_state import PolicyState
+from proxy.gate.scans.assembly import scanning
 from proxy.gate.service import Gate
 from proxy.gate.signing.check import SignatureCheck
 from proxy.gate.signing.discovery import SignatureFinder
@@ -102,19 +103,31 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             batch_size=settings.gate.audit_batch_size,
             flush_interval=settings.gate.audit_flush_interval,
         )
+        scans = (
+            scanning(
+                settings.scanning, mirror=mirror, stores=stores, sessions=session_factory(engine), reads=reads
+            )
+            if settings.scanning.enabled
+            else None
+        )
         gate = Gate(
             mirror=mirror,
             meta=meta,
             repositories=mirror.repositories,
-            policy=PolicyState(stores.policies, settings.gate.policy_refresh_interval, stores.signing),
+            policy=PolicyState(
+                stores.policies, settings.gate.policy_refresh_interval, stores.signing, stores.scans
+            ),
             reviews=stores.quarantine,
             decisions=stores.decisions,
             audit=audit,
             metrics=metrics,
             settings=settings.gate,
             signatures=SignatureCheck(SignatureFinder(mirror, meta, mirror.repositories)),
+            vulnerabilities=scans.check if scans else None,
         )
         stack.push_async_callback(gate.close)
+        if scans is not None:
+            scans.connect(gate, stores)
         app[SERVICES] = Services(
             gate=gate,
             router=Router(settings.upstreams),
@@ -132,11 +145,15 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
                 metrics=metrics,
                 upstreams=settings.upstreams,
                 max_bytes=settings.cache.max_bytes,
+                scans=scans.service if scans else None,
             ),
         )
         # The audit writer stops last among the workers: it drains what the others queued.
         stack.push_async_callback(audit.close, _AUDIT_DRAIN_TIMEOUT)
         audit.start()
+        if scans is not None:
+            stack.push_async_callback(scans.close)  # before the audit writer: rescans audit
+            scans.start()
         for name, worker in (("access-times", access.run()), ("eviction", evictor.run())):
             stack.push_async_callback(_stop, asyncio.create_task(worker, name=name))
         yield

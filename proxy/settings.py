@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from proxy.config_values import Duration, PositiveDuration, Size
+from proxy.scan_settings import ScanningSettings
 
 __all__ = ["ConfigError", "Settings", "UpstreamSettings", "load_settings"]
 
@@ -199,6 +200,7 @@ class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     gate: GateSettings = GateSettings()
     admin: AdminSettings = AdminSettings()
+    scanning: ScanningSettings = ScanningSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("listen")

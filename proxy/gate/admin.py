@@ -13,6 +13,7 @@ re-exported from here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from db.admin_queries import AdminQueries, CachedImageRow, LatestDecision, ObjectTotals, StoredObjectRow
 from db.audit_queries import AuditEventRow, Puller
@@ -20,6 +21,7 @@ from db.decision_queries import DecisionRow
 from db.policy_queries import StoredRule
 from db.quarantine_queries import QuarantineRow, QuarantineStatus
 from db.queries import MetadataStore
+from db.scan_queries import AffectedImage, ScanRow
 from db.token_queries import TokenInfo, TokenRole
 from proxy.cache.eviction import Evictor
 from proxy.gate.manage.access import AuditAdmin, TokensAdmin
@@ -30,6 +32,7 @@ from proxy.gate.manage.images import ImageDetail, ImagesAdmin
 from proxy.gate.manage.paging import Page
 from proxy.gate.manage.quarantine import QuarantineAdmin, Reviewed
 from proxy.gate.manage.rules import PolicyChange, PolicyExport, RulesAdmin
+from proxy.gate.manage.scans import ScansAdmin, ScanStatus
 from proxy.gate.manage.system import CacheStats, Purged, SystemAdmin, UpstreamStatus
 from proxy.gate.manage.trust import MaterialView, TrustAdmin
 from proxy.gate.service import Gate
@@ -37,11 +40,15 @@ from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
 from proxy.settings import UpstreamSettings
 
+if TYPE_CHECKING:
+    from proxy.gate.scans.service import ScanService
+
 __all__ = [
     "Actor",
     "AdminError",
     "AdminErrorKind",
     "AdminService",
+    "AffectedImage",
     "AuditEventRow",
     "CacheStats",
     "CachedImageRow",
@@ -59,6 +66,8 @@ __all__ = [
     "QuarantineRow",
     "QuarantineStatus",
     "Reviewed",
+    "ScanRow",
+    "ScanStatus",
     "StoredObjectRow",
     "StoredRule",
     "TokenInfo",
@@ -79,9 +88,11 @@ class AdminService:
         metrics: Metrics,
         upstreams: Sequence[UpstreamSettings],
         max_bytes: int | None,
+        scans: ScanService | None = None,
     ) -> None:
         actions = ActionLog(stores.audit.insert_events)
-        self.rules = RulesAdmin(stores.policies, stores.signing, gate, actions)
+        self.scans = ScansAdmin(scans, stores.scans, gate, actions)
+        self.rules = RulesAdmin(stores, gate, actions)
         self.trust = TrustAdmin(stores.signing, gate, actions)
         self.decisions = DecisionsAdmin(gate, stores.decisions)
         self.images = ImagesAdmin(queries, stores.decisions, stores.quarantine, stores.audit)

@@ -1,7 +1,7 @@
 """The policy in force: an engine built once per policy version, shared by every request.
 
-Rules, signature requirements and trust material live in the database so every replica
-decides alike; one version covers all three. Each replica checks the version
+Rules, signature requirements, trust material and vulnerability policies live in the database so every replica
+decides alike; one version covers them all. Each replica checks the version
 at most every `policy_refresh_interval`; a change made through this replica's admin API is
 seen at once (`invalidate`). If the policy cannot be loaded the gate fails closed: the error
 propagates and the request is denied (DESIGN.md invariant 2).
@@ -18,6 +18,7 @@ from typing import Protocol
 from proxy.policy.engine import PolicyEngine
 from proxy.policy.model import Action, Rule
 from proxy.policy.signing import RequirementSet, SignatureRequirement
+from proxy.policy.vulnerability import ExceptionSet, PolicySet, VulnerabilityException, VulnerabilityPolicy
 from proxy.signatures.trust import MaterialKind, TrustMaterial, TrustSet
 
 __all__ = ["PolicySnapshot", "PolicySource", "PolicyState", "SigningSource"]
@@ -31,6 +32,11 @@ class PolicySource(Protocol):
 class SigningSource(Protocol):
     async def requirements(self) -> list[SignatureRequirement]: ...
     async def materials(self) -> Sequence[MaterialRow]: ...
+
+
+class ScanPolicySource(Protocol):
+    async def vulnerability_policies(self) -> list[VulnerabilityPolicy]: ...
+    async def vulnerability_exceptions(self) -> list[VulnerabilityException]: ...
 
 
 class MaterialRow(Protocol):
@@ -50,14 +56,21 @@ class PolicySnapshot:
     rule_count: int
     requirements: RequirementSet = field(default_factory=RequirementSet)
     trust: TrustSet = field(default_factory=TrustSet)
+    vulnerability_policies: PolicySet = field(default_factory=PolicySet)
+    vulnerability_exceptions: ExceptionSet = field(default_factory=ExceptionSet)
 
 
 class PolicyState:
     def __init__(
-        self, source: PolicySource, refresh_interval: float, signing: SigningSource | None = None
+        self,
+        source: PolicySource,
+        refresh_interval: float,
+        signing: SigningSource | None = None,
+        scans: ScanPolicySource | None = None,
     ) -> None:
         self._source = source
         self._signing = signing
+        self._scans = scans
         self._refresh_interval = refresh_interval
         self._snapshot: PolicySnapshot | None = None
         self._checked_at = 0.0
@@ -79,13 +92,18 @@ class PolicyState:
             rules = await self._source.all_rules()
             requirements = await self._signing.requirements() if self._signing else []
             materials = await self._signing.materials() if self._signing else []
+            vulnerability = (
+                (await self._scans.vulnerability_policies(), await self._scans.vulnerability_exceptions())
+                if self._scans
+                else ([], [])
+            )
             # Rules and version are read in two steps; re-read the version so a change in
             # between cannot pair new rules with an old version (or the reverse).
             again, default_action = await self._source.policy_state()
             if again != version:
                 return await self._refresh()
             snapshot = await asyncio.to_thread(
-                _build, version, default_action, rules, requirements, materials
+                _build, version, default_action, rules, requirements, materials, vulnerability
             )
             self._snapshot = snapshot
         self._checked_at = time.monotonic()
@@ -95,12 +113,13 @@ class PolicyState:
         self._checked_at = 0.0
 
 
-def _build(
+def _build(  # noqa: PLR0917 - called once, by to_thread, which passes positionally
     version: int,
     default_action: Action,
     rules: list[Rule],
     requirements: list[SignatureRequirement],
     materials: Sequence[MaterialRow],
+    vulnerability: tuple[list[VulnerabilityPolicy], list[VulnerabilityException]],
 ) -> PolicySnapshot:
     """Compile one policy version (in a worker thread: large policies take a moment)."""
     trust = TrustSet(TrustMaterial(m.name, MaterialKind(m.kind), m.content) for m in materials)
@@ -111,4 +130,6 @@ def _build(
         len(rules),
         RequirementSet(requirements),
         trust,
+        PolicySet(vulnerability[0]),
+        ExceptionSet(vulnerability[1]),
     )

@@ -32,7 +32,8 @@ from proxy.gate.audit import AuditWriter
 from proxy.gate.decision import Decision, denial
 from proxy.gate.policy_state import PolicySnapshot, PolicyState
 from proxy.gate.review import apply_review
-from proxy.gate.signing.check import SignatureCheck, with_signatures
+from proxy.gate.scans.check import VulnerabilityCheck
+from proxy.gate.signing.check import SignatureCheck, combine, with_signatures
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.oci.errors import ErrorCode, RegistryError
@@ -72,9 +73,11 @@ class Gate:
         metrics: Metrics,
         settings: GateSettings,
         signatures: SignatureCheck,
+        vulnerabilities: VulnerabilityCheck | None = None,
     ) -> None:
         self.mirror = mirror
         self._signatures = signatures
+        self._vulnerabilities = vulnerabilities
         self._meta = meta
         self._repositories = repositories
         self.policy = policy
@@ -173,6 +176,11 @@ class Gate:
                 key, manifest.digest, requirements, snapshot.trust, snapshot.version
             )
             verdict = with_signatures(verdict, signed)
+        policies = snapshot.vulnerability_policies.matching(subject_, now)
+        if policies and verdict.outcome.serves and self._vulnerabilities is not None:
+            exceptions = snapshot.vulnerability_exceptions.applicable(subject_, now)
+            scanned = await self._vulnerabilities.check(key, manifest, policies, exceptions, now)
+            verdict = combine(verdict, scanned.outcome, scanned.reasons)
         review = await self._reviews.review_state(key.upstream, str(key.name), str(manifest.digest), now)
         return apply_review(verdict, review)
 

@@ -10,8 +10,10 @@ from db.audit_queries import AuditStore
 from db.decision_queries import DecisionStore
 from db.policy_queries import PolicyStore
 from db.quarantine_queries import QuarantineStore
+from db.scan_queries import ScanStore
 from db.signing_queries import SigningStore
 from db.token_queries import TokenStore
+from proxy.policy.document import PolicySections
 
 __all__ = ["Stores"]
 
@@ -24,6 +26,7 @@ class Stores:
     audit: AuditStore
     tokens: TokenStore
     signing: SigningStore
+    scans: ScanStore
 
     @classmethod
     def over(
@@ -36,4 +39,13 @@ class Stores:
             audit=AuditStore(sessions),
             tokens=TokenStore(sessions),
             signing=SigningStore(sessions, reads),
+            scans=ScanStore(sessions, reads),
+        )
+
+    async def policy_sections(self) -> PolicySections:
+        """The policy's sections besides the rules, as stored (for exports)."""
+        return PolicySections(
+            requirements=await self.signing.requirements(),
+            vulnerability_policies=await self.scans.vulnerability_policies(),
+            vulnerability_exceptions=await self.scans.vulnerability_exceptions(),
         )

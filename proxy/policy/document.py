@@ -20,6 +20,7 @@ document the gate can enforce. Unknown fields are errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -39,8 +40,10 @@ from proxy.policy.match_spec import MatchSpec
 from proxy.policy.model import Action, Mode, Rule
 from proxy.policy.signing import SignatureRequirement
 from proxy.policy.signing_document import RequirementSpec
+from proxy.policy.vulnerability import VulnerabilityException, VulnerabilityPolicy
+from proxy.policy.vulnerability_document import ExceptionSpec, VulnerabilityPolicySpec
 
-__all__ = ["MatchSpec", "PolicyDocument", "RuleSpec", "parse_policy_document"]
+__all__ = ["MatchSpec", "PolicyDocument", "PolicySections", "RuleSpec", "parse_policy_document"]
 
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -94,6 +97,8 @@ class PolicyDocument(_Strict):
     default_action: Action = Action.DENY
     rules: list[RuleSpec] = Field(default_factory=list, max_length=200_000)
     signature_requirements: list[RequirementSpec] = Field(default_factory=list, max_length=10_000)
+    vulnerability_policies: list[VulnerabilityPolicySpec] = Field(default_factory=list, max_length=10_000)
+    vulnerability_exceptions: list[ExceptionSpec] = Field(default_factory=list, max_length=100_000)
 
     @field_validator("rules")
     @classmethod
@@ -105,13 +110,13 @@ class PolicyDocument(_Strict):
             seen.add(rule.id)
         return rules
 
-    @field_validator("signature_requirements")
+    @field_validator("signature_requirements", "vulnerability_policies", "vulnerability_exceptions")
     @classmethod
-    def _unique_requirement_ids(cls, specs: list[RequirementSpec]) -> list[RequirementSpec]:
+    def _unique_section_ids(cls, specs: list[Any]) -> list[Any]:
         seen: set[str] = set()
         for spec in specs:
             if spec.id in seen:
-                raise ValueError(f"signature requirement id {spec.id!r} is used twice")
+                raise ValueError(f"id {spec.id!r} is used twice")
             seen.add(spec.id)
         return specs
 
@@ -121,21 +126,52 @@ class PolicyDocument(_Strict):
     def to_requirements(self) -> list[SignatureRequirement]:
         return [spec.to_requirement() for spec in self.signature_requirements]
 
+    def to_sections(self) -> PolicySections:
+        return PolicySections(
+            requirements=self.to_requirements(),
+            vulnerability_policies=[s.to_policy() for s in self.vulnerability_policies],
+            vulnerability_exceptions=[s.to_exception() for s in self.vulnerability_exceptions],
+        )
+
     @classmethod
     def of(
-        cls, default_action: Action, rules: list[Rule], requirements: Sequence[SignatureRequirement] = ()
+        cls,
+        default_action: Action,
+        rules: list[Rule],
+        requirements: Sequence[SignatureRequirement] = (),
+        sections: PolicySections | None = None,
     ) -> PolicyDocument:
+        if sections is not None:
+            requirements = sections.requirements
         return cls(
             default_action=default_action,
             rules=[RuleSpec.from_rule(r) for r in rules],
             signature_requirements=[RequirementSpec.from_requirement(r) for r in requirements],
+            vulnerability_policies=[
+                VulnerabilityPolicySpec.from_policy(p)
+                for p in (sections.vulnerability_policies if sections else ())
+            ],
+            vulnerability_exceptions=[
+                ExceptionSpec.from_exception(e)
+                for e in (sections.vulnerability_exceptions if sections else ())
+            ],
         )
 
     def export(self) -> dict[str, Any]:
         exported = self.model_dump(mode="json", exclude_none=True)
-        if not self.signature_requirements:
-            del exported["signature_requirements"]  # documents without them stay as they were
+        for section in ("signature_requirements", "vulnerability_policies", "vulnerability_exceptions"):
+            if not exported[section]:
+                del exported[section]  # documents without them stay as they were
         return exported
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySections:
+    """The parts of the policy besides the rules, stored and versioned with them."""
+
+    requirements: Sequence[SignatureRequirement] = ()
+    vulnerability_policies: Sequence[VulnerabilityPolicy] = ()
+    vulnerability_exceptions: Sequence[VulnerabilityException] = ()
 
 
 def parse_policy_document(text: str) -> PolicyDocument:

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Action", "Match", "Mode", "Outcome", "Reason", "Rule", "Subject", "Verdict"]
+__all__ = ["Action", "Match", "Mode", "Outcome", "Reason", "Rule", "Subject", "Verdict", "worst"]
 
 
 class Action(StrEnum):
@@ -31,6 +31,18 @@ class Outcome(StrEnum):
     @property
     def serves(self) -> bool:
         return self in (Outcome.ALLOW, Outcome.WARN)
+
+    @property
+    def restriction(self) -> int:
+        """How restrictive: combining checks keeps the most restrictive outcome."""
+        return _RESTRICTION[self]
+
+
+_RESTRICTION = {Outcome.ALLOW: 0, Outcome.WARN: 1, Outcome.PENDING: 2, Outcome.QUARANTINE: 3, Outcome.DENY: 4}
+
+
+def worst(*outcomes: Outcome) -> Outcome:
+    return max(outcomes, key=lambda o: o.restriction)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ class Pullgate:
         """Replace the policy (YAML), as `pullgate policy apply` does; the new version."""
         document = parse_policy_document(text)
         version, _ = await self.services.stores.policies.replace_all(
-            document.to_rules(), document.default_action, document.to_requirements()
+            document.to_rules(), document.default_action, document.to_sections()
         )
         self.services.gate.forget()
         return version

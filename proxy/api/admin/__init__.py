@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.api.admin import audit, decisions, images, policy, quarantine, rules, system, trust
+from proxy.api.admin import audit, decisions, images, policy, quarantine, rules, scans, system, trust
 from proxy.api.admin.auth import authenticate
 from proxy.api.admin.errors import PREFIX, errors
 from proxy.api.admin.openapi import OPENAPI, build_document, serve
@@ -29,6 +29,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *audit.OPERATIONS,
     *system.OPERATIONS,
     *trust.OPERATIONS,
+    *scans.OPERATIONS,
     Operation(
         "GET",
         "/openapi.json",

@@ -75,7 +75,7 @@ class AuditQuery(Paging):
     digest: DigestText | None = None
     outcome: Outcome | None = None
     client: Name | None = Field(default=None, description="client address or identity")
-    kind: Annotated[str, Field(pattern="^(pull|admin)$")] | None = None
+    kind: Annotated[str, Field(pattern="^(pull|admin|rescan)$")] | None = None
 
 
 class PullsQuery(Paging):

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from db.policy_queries import DuplicateRule, PolicyStore, RevisionMismatch, RuleNotFound, StoredRule
-from db.signing_queries import SigningStore
+from db.policy_queries import DuplicateRule, RevisionMismatch, RuleNotFound, StoredRule
 from proxy.gate.manage.actions import ActionLog, Actor
 from proxy.gate.manage.errors import AdminError, AdminErrorKind, not_found
 from proxy.gate.manage.paging import Page, cursor_text, page_of
 from proxy.gate.service import Gate
+from proxy.gate.stores import Stores
 from proxy.policy.document import PolicyDocument, RuleSpec
 from proxy.policy.model import Action, Rule
 
@@ -37,9 +37,10 @@ class PolicyChange:
 
 
 class RulesAdmin:
-    def __init__(self, policies: PolicyStore, signing: SigningStore, gate: Gate, actions: ActionLog) -> None:
-        self._policies = policies
-        self._signing = signing
+    def __init__(self, stores: Stores, gate: Gate, actions: ActionLog) -> None:
+        self._stores = stores
+        self._policies = stores.policies
+        self._signing = stores.signing
         self._gate = gate
         self._actions = actions
 
@@ -109,15 +110,15 @@ class RulesAdmin:
         # Version first: rules read after it are at least that new, never older.
         version, default_action = await self._policies.policy_state()
         rules = await self._policies.all_rules()
-        requirements = await self._signing.requirements()
-        return PolicyExport(version, PolicyDocument.of(default_action, rules, requirements))
+        sections = await self._stores.policy_sections()
+        return PolicyExport(version, PolicyDocument.of(default_action, rules, sections=sections))
 
     async def replace(self, actor: Actor, document: PolicyDocument) -> PolicyChange:
         """Make the policy exactly `document`; importing the policy in force changes nothing."""
         before = {rule.id: _spec(rule) for rule in await self._policies.all_rules()}
         required_before = {r.id for r in await self._signing.requirements()}
         version, changed = await self._policies.replace_all(
-            document.to_rules(), document.default_action, document.to_requirements()
+            document.to_rules(), document.default_action, document.to_sections()
         )
         if changed:
             self._gate.forget()

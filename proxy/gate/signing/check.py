@@ -26,7 +26,7 @@ from proxy.cache.lru import LRU
 from proxy.gate.signing.discovery import DiscoveryFailed, Found, SignatureFinder
 from proxy.oci.digest import Digest
 from proxy.oci.reference import RepositoryName
-from proxy.policy.model import Mode, Outcome, Reason, Verdict
+from proxy.policy.model import Mode, Outcome, Reason, Verdict, worst
 from proxy.policy.signing import SignatureRequirement
 from proxy.signatures.model import (
     Authority,
@@ -40,7 +40,7 @@ from proxy.signatures.model import (
 from proxy.signatures.trust import TrustSet
 from proxy.signatures.verify import accepts, verify_artifact
 
-__all__ = ["SignatureCheck", "SignatureVerdict", "describe_authority", "with_signatures"]
+__all__ = ["SignatureCheck", "SignatureVerdict", "combine", "describe_authority", "with_signatures"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class SignatureCheck:
             held, reason = _judge(requirement, results, found, key, digest)
             reasons.append(reason)
             if not held:
-                outcome = _worse(outcome, Outcome.DENY if requirement.mode is Mode.ENFORCE else Outcome.WARN)
+                outcome = worst(outcome, Outcome.DENY if requirement.mode is Mode.ENFORCE else Outcome.WARN)
         return SignatureVerdict(outcome, tuple(reasons))
 
     async def _verify(
@@ -125,11 +125,15 @@ class SignatureCheck:
 
 def with_signatures(verdict: Verdict, signed: SignatureVerdict) -> Verdict:
     """The rules' verdict combined with the signatures': the more restrictive wins."""
-    if signed.outcome in (Outcome.DENY, Outcome.PENDING):
-        return Verdict(signed.outcome, (*signed.reasons, *verdict.reasons))
-    if signed.outcome is Outcome.WARN:
-        return Verdict(Outcome.WARN, (*signed.reasons, *verdict.reasons))
-    return Verdict(verdict.outcome, (*verdict.reasons, *signed.reasons))
+    return combine(verdict, signed.outcome, signed.reasons)
+
+
+def combine(verdict: Verdict, outcome: Outcome, reasons: tuple[Reason, ...]) -> Verdict:
+    """A later check's result joined to a verdict: the more restrictive outcome wins, and
+    the reasons that decided it come first."""
+    if outcome.restriction > verdict.outcome.restriction:
+        return Verdict(outcome, (*reasons, *verdict.reasons))
+    return Verdict(verdict.outcome, (*verdict.reasons, *reasons))
 
 
 def describe_authority(authority: Authority) -> str:
@@ -210,10 +214,3 @@ def _signature_repositories(key: RepoKey, requirements: Sequence[SignatureRequir
         if isinstance(a, KeyAuthority | KeylessAuthority) and a.signature_repository
     }
     return [RepoKey(key.upstream, RepositoryName.parse(name)) for name in sorted(names)]
-
-
-_SEVERITY = {Outcome.ALLOW: 0, Outcome.WARN: 1, Outcome.PENDING: 2, Outcome.QUARANTINE: 3, Outcome.DENY: 4}
-
-
-def _worse(a: Outcome, b: Outcome) -> Outcome:
-    return a if _SEVERITY[a] >= _SEVERITY[b] else b

@@ -16,6 +16,8 @@ POLICY = """
 default_action: allow
 rules:
   - {id: hold, match: {repository: "library/held"}, action: quarantine}
+vulnerability_policies:
+  - {id: scanned, match: {repository: "library/ok"}, max_severity: high, hold_seconds: 20}
 """
 
 
@@ -36,7 +38,7 @@ async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_
     world = await make_world(POLICY)
     api = world.admin
     image = await world.push("library/held", "1")
-    await world.push("library/ok", "1")
+    ok = await world.push("library/ok", "1")
     assert (await world.pull("library/ok", "1")).status == 200
     denied = await world.pull("library/held", "1")
     decision_id = denied.error["detail"]["decision_id"]
@@ -80,6 +82,12 @@ async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_
     await api.get("/trust")
     await api.get("/trust/ci-key")
     await api.delete("/trust/ci-key")
+    # library/ok was pulled above under a vulnerability policy, so it was scanned (held until then).
+    await api.get(f"/scans/{ok.digest}")
+    await api.post(f"/scans/{ok.digest}/rescan", {"image": f"{world.upstream_name}/library/ok"})
+    await api.get("/vulnerabilities/CVE-2024-0001/images")
+    await api.get(f"/images/{ok.digest}/sbom")
+    await api.get("/vulndb")
     # And the error envelope, through a few doors.
     await api.get("/rules/none")
     await api.post("/rules", {"bogus": True})

@@ -14,6 +14,7 @@ from db.migrate import downgrade, upgrade
 from db.policy_queries import PolicyStore
 from db.session import session_factory
 from db.signing_queries import MaterialNotFound, SigningStore
+from proxy.policy.document import PolicySections
 from proxy.policy.model import Action, Match, Mode
 from proxy.policy.signing import SignatureRequirement
 from proxy.signatures.model import Identity, KeyAuthority, KeylessAuthority, NotationAuthority
@@ -50,18 +51,18 @@ async def test_requirements_round_trip_with_the_policy_and_bump_once(
 ) -> None:
     policies, signing = stores
     start, _ = await policies.policy_state()
-    version, changed = await policies.replace_all([], Action.ALLOW, REQUIREMENTS)
+    version, changed = await policies.replace_all([], Action.ALLOW, PolicySections(REQUIREMENTS))
     assert (version, changed) == (start + 1, True)
     assert await signing.requirements() == REQUIREMENTS
 
     # The same document again writes nothing and keeps the version.
-    assert await policies.replace_all([], Action.ALLOW, REQUIREMENTS) == (version, False)
+    assert await policies.replace_all([], Action.ALLOW, PolicySections(REQUIREMENTS)) == (version, False)
     # Order is part of the policy; None leaves the requirements alone.
     assert await policies.replace_all([], Action.ALLOW, None) == (version, False)
-    reordered, changed = await policies.replace_all([], Action.ALLOW, REQUIREMENTS[::-1])
+    reordered, changed = await policies.replace_all([], Action.ALLOW, PolicySections(REQUIREMENTS[::-1]))
     assert changed and reordered == version + 1
     assert await signing.requirements() == REQUIREMENTS[::-1]
-    emptied, changed = await policies.replace_all([], Action.ALLOW, [])
+    emptied, changed = await policies.replace_all([], Action.ALLOW, PolicySections())
     assert changed and await signing.requirements() == []
     assert emptied == reordered + 1
 
