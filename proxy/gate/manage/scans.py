@@ -50,7 +50,9 @@ class ScansAdmin:
         history = await self._scans.history(str(digest))
         if not history:
             raise not_found(f"scan of {digest}")
-        return ScanStatus(str(digest), await service.db_version(), state.current, state.latest, history)
+        latest = [s.latest for s in state.states.values() if s.latest is not None]
+        newest = max(latest, key=lambda row: row.id) if latest else None
+        return ScanStatus(str(digest), await service.db_version(), state.current, newest, history)
 
     async def rescan(self, actor: Actor, key: RepoKey, digest: Digest) -> str:
         """Queue a scan (or re-match against the database in force); what was done."""
@@ -60,7 +62,7 @@ class ScansAdmin:
         except RegistryError as exc:
             raise not_found(f"manifest {digest} in {key}") from exc
         state = await service.state(digest)
-        if state.latest is not None and state.latest.report is not None and state.latest.report.inventory:
+        if state.report is not None and state.report.inventory is not None:
             version = await service.db_version()
             done = (
                 "rematched"

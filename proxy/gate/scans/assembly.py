@@ -15,6 +15,7 @@ from db.vulndb_queries import VulnStore
 from proxy.cache.mirror import Mirror
 from proxy.gate.scans.builtin import BuiltinScanner
 from proxy.gate.scans.check import VulnerabilityCheck
+from proxy.gate.scans.refresh import VulnDbRefresher
 from proxy.gate.scans.service import ScanService
 from proxy.gate.scans.verdicts import VerdictWatch
 from proxy.gate.scans.webhooks import WebhookNotifier
@@ -33,6 +34,7 @@ class Scanning:
     check: VulnerabilityCheck
     webhooks: WebhookNotifier
     vulns: VulnStore
+    refresher: VulnDbRefresher
     _gate: Gate | None = None
 
     def connect(self, gate: Gate, stores: Stores) -> None:
@@ -47,8 +49,10 @@ class Scanning:
     def start(self) -> None:
         self.webhooks.start()
         self.service.start()
+        self.refresher.start()
 
     async def close(self) -> None:
+        await self.refresher.close()
         await self.service.close()
         await self.webhooks.close()
 
@@ -63,5 +67,6 @@ def scanning(
 ) -> Scanning:
     vulns = VulnStore(sessions, reads)
     scanner = BuiltinScanner(mirror, stores.scans, vulns, Limits(max_layer_bytes=settings.max_layer_bytes))
-    service = ScanService(scanner=scanner, scans=stores.scans, vulns=vulns, settings=settings)
-    return Scanning(service, VulnerabilityCheck(service), WebhookNotifier(settings.webhooks), vulns)
+    service = ScanService(scanners=[scanner], scans=stores.scans, vulns=vulns, settings=settings)
+    webhooks = WebhookNotifier(settings.webhooks)
+    return Scanning(service, VulnerabilityCheck(service), webhooks, vulns, VulnDbRefresher(settings, vulns))

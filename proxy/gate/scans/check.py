@@ -34,7 +34,7 @@ from proxy.policy.vulnerability import (
 from proxy.scanning.model import Finding, ScanReport
 
 if TYPE_CHECKING:  # the service pulls in every scanner; the gate only needs its interface
-    from proxy.gate.scans.service import ScanService, ScanState
+    from proxy.gate.scans.service import CombinedState, ScanService
 
 __all__ = ["CheckResult", "VulnerabilityCheck"]
 
@@ -63,7 +63,8 @@ class VulnerabilityCheck:
     ) -> CheckResult:
         if manifest.manifest.is_index or not policies:
             return CheckResult(Outcome.ALLOW, ())
-        state = await self._service.state(manifest.digest)
+        scanners = sorted({name for p in policies for name in p.scanners})
+        state = await self._service.state(manifest.digest, scanners)
         report = _usable(state, policies, now)
         if report is None or not state.current:
             event = self._service.request(key, manifest)  # first sight, outdated or too old
@@ -71,24 +72,26 @@ class VulnerabilityCheck:
                 hold = max((p.hold_seconds for p in policies if p.unscanned is Unscanned.HOLD), default=0.0)
                 started = time.monotonic()
                 if await self._service.wait(event, hold):
-                    state = await self._service.state(manifest.digest)
+                    state = await self._service.state(manifest.digest, scanners)
                     report = _usable(state, policies, now)
                 if report is None:
                     return _unscanned(policies, state, hold - (time.monotonic() - started))
         return _judge(report, policies, exceptions)
 
 
-def _usable(state: ScanState, policies: Sequence[VulnerabilityPolicy], now: datetime) -> ScanReport | None:
-    if state.latest is None or state.latest.report is None:
+def _usable(
+    state: CombinedState, policies: Sequence[VulnerabilityPolicy], now: datetime
+) -> ScanReport | None:
+    report = state.report
+    if report is None:
         return None
-    report = state.latest.report
     ages = [p.max_scan_age for p in policies if p.max_scan_age is not None]
     if ages and (now - report.scanned_at).total_seconds() > min(ages):
         return None
     return report
 
 
-def _unscanned(policies: Sequence[VulnerabilityPolicy], state: ScanState, left: float) -> CheckResult:
+def _unscanned(policies: Sequence[VulnerabilityPolicy], state: CombinedState, left: float) -> CheckResult:
     reasons: list[Reason] = []
     outcome = Outcome.ALLOW
     for policy in policies:

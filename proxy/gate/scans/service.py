@@ -9,6 +9,8 @@ version, by a bounded number of workers, and whoever needs the result can wait f
   webhooks), on a schedule and as soon as a new version is seen.
 - A failed scan is recorded as failed; it is retried on the next request. Nothing here
   ever turns a failure into a clean report.
+- Several scanners may be configured (`scanning.scanners`): each keeps its own row per
+  digest and database version, and a policy may name the ones it trusts.
 """
 
 from __future__ import annotations
@@ -17,23 +19,30 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from db.scan_queries import ScanRow, ScanStore
 from db.vulndb_queries import VulnDbState, VulnStore
 from proxy.cache.keys import RepoKey
 from proxy.cache.manifests import CachedManifest
-from proxy.gate.scans.builtin import BuiltinScanner
 from proxy.oci.digest import Digest
 from proxy.scan_settings import ScanningSettings
-from proxy.scanning.model import ScanReport
+from proxy.scanning.model import Finding, Inventory, ScanReport
 
-__all__ = ["ScanService", "ScanState"]
+__all__ = ["CombinedState", "ScanService", "ScanState", "Scanner"]
 
 log = logging.getLogger(__name__)
 
 Rescanned = Callable[[str, ScanReport | None, ScanReport], Awaitable[None]]
+
+
+class Scanner(Protocol):
+    name: str
+
+    async def scan(self, key: RepoKey, manifest: CachedManifest, db_version: str) -> ScanReport: ...
+    async def rematch(self, inventory: Inventory, db_version: str) -> ScanReport: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +52,57 @@ class ScanState:
     failed: str | None  # the error of a failed scan at the current version, if that is all there is
 
 
+@dataclass(frozen=True, slots=True)
+class CombinedState:
+    """The scans of one digest by every scanner asked for, merged for the policy."""
+
+    states: dict[str, ScanState]
+
+    @property
+    def report(self) -> ScanReport | None:
+        """Every scanner's newest finished report, findings merged; None if one has none."""
+        rows = [s.latest for s in self.states.values()]
+        if not rows or any(r is None or r.report is None for r in rows):
+            return None
+        reports = [r.report for r in rows if r is not None and r.report is not None]
+        if len(reports) == 1:
+            return reports[0]
+        seen: dict[tuple[str, str, str], Finding] = {}
+        for report in reports:
+            for finding in report.findings:
+                seen.setdefault((finding.vulnerability, finding.package, finding.installed_version), finding)
+        return ScanReport(
+            "+".join(r.scanner for r in reports),
+            "+".join(r.db_version for r in reports),
+            min(r.scanned_at for r in reports),
+            tuple(seen.values()),
+            next((r.inventory for r in reports if r.inventory is not None), None),
+            tuple(p for r in reports for p in r.problems),
+        )
+
+    @property
+    def current(self) -> bool:
+        return all(s.current for s in self.states.values())
+
+    @property
+    def failed(self) -> str | None:
+        return next((f"{name}: {s.failed}" for name, s in self.states.items() if s.failed), None)
+
+
 class ScanService:
     def __init__(
         self,
         *,
-        scanner: BuiltinScanner,
+        scanners: Sequence[Scanner],
         scans: ScanStore,
         vulns: VulnStore,
         settings: ScanningSettings,
         on_scanned: Callable[[str], None] | None = None,
         on_rescanned: Rescanned | None = None,
     ) -> None:
-        self._scanner = scanner
+        if not scanners:
+            raise ValueError("at least one scanner is needed")
+        self._scanners = {s.name: s for s in scanners}
         self._scans = scans
         self._vulns = vulns
         self._settings = settings
@@ -92,13 +140,22 @@ class ScanService:
     async def vulndb_state(self) -> VulnDbState:
         return await self._vulns.state()
 
-    async def state(self, digest: Digest) -> ScanState:
+    @property
+    def scanner_names(self) -> tuple[str, ...]:
+        return tuple(self._scanners)
+
+    async def state(self, digest: Digest, scanners: Sequence[str] = ()) -> CombinedState:
+        """The scans of `digest` by `scanners` (default: every configured one)."""
+        names = [n for n in scanners if n in self._scanners] or list(self._scanners)
+        return CombinedState({name: await self._state(digest, name) for name in names})
+
+    async def _state(self, digest: Digest, scanner: str) -> ScanState:
         version = await self.db_version()
-        latest = await self._scans.latest_done(str(digest), self._scanner.name)
+        latest = await self._scans.latest_done(str(digest), scanner)
         current = latest is not None and latest.db_version == version
         failed = None
         if not current:
-            row = await self._scans.get(str(digest), self._scanner.name, version)
+            row = await self._scans.get(str(digest), scanner, version)
             if row is not None and row.status == "failed":
                 failed = row.error or "the scan failed"
         return ScanState(latest, current, failed)
@@ -143,12 +200,22 @@ class ScanService:
                 self.on_scanned(digest)
 
     async def _scan(self, key: RepoKey, manifest: CachedManifest) -> None:
+        failures = []
+        for scanner in self._scanners.values():
+            try:
+                await self._scan_with(scanner, key, manifest)
+            except Exception as exc:  # one scanner failing must not keep the others from running
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    async def _scan_with(self, scanner: Scanner, key: RepoKey, manifest: CachedManifest) -> None:
         version = await self.db_version()
         digest = str(manifest.digest)
         lease = self._settings.scan_timeout
         deadline = time.monotonic() + lease
         while True:
-            row, ours = await self._scans.start(digest, self._scanner.name, version, lease)
+            row, ours = await self._scans.start(digest, scanner.name, version, lease)
             if ours:
                 break
             if row.done or time.monotonic() > deadline:
@@ -156,13 +223,15 @@ class ScanService:
             await asyncio.sleep(0.5)  # another replica scans it; its row tells when it is done
         try:
             async with asyncio.timeout(lease):
-                report = await self._scanner.scan(key, manifest, version)
+                report = await scanner.scan(key, manifest, version)
         except Exception as exc:
-            log.warning("scan of %s@%s failed: %s", key, digest, exc)
+            log.warning("%s scan of %s@%s failed: %s", scanner.name, key, digest, exc)
             await self._scans.fail(row.id, f"{type(exc).__name__}: {exc}")
             raise
         await self._scans.finish(row.id, report)
-        log.info("scanned %s@%s: %d findings (db %s)", key, digest, len(report.findings), version)
+        log.info(
+            "%s scanned %s@%s: %d findings (db %s)", scanner.name, key, digest, len(report.findings), version
+        )
 
     # -- rescans ------------------------------------------------------------------------------
     async def _schedule(self) -> None:
@@ -183,27 +252,35 @@ class ScanService:
         """Re-match every stored inventory not yet matched against `version`; how many."""
         version = version or await self.db_version()
         done = 0
-        tried: set[str] = set()
-        while True:
-            digests = [
-                d for d in await self._scans.outdated(self._scanner.name, version, batch) if d not in tried
-            ]
-            if not digests:  # all done, or only ones that cannot be re-matched (no inventory) left
-                return done
-            for digest in digests:
-                tried.add(digest)
-                if await self.rematch(digest, version):
-                    done += 1
+        for scanner in self._scanners.values():
+            tried: set[str] = set()
+            while True:
+                outdated = await self._scans.outdated(scanner.name, version, batch)
+                digests = [d for d in outdated if d not in tried]
+                if not digests:  # all done, or only ones that cannot be re-matched (no inventory) left
+                    break
+                for digest in digests:
+                    tried.add(digest)
+                    if await self.rematch(digest, version, scanner.name):
+                        done += 1
+        return done
 
-    async def rematch(self, digest: str, version: str) -> bool:
-        previous = await self._scans.latest_done(digest, self._scanner.name)
+    async def rematch(self, digest: str, version: str, scanner_name: str | None = None) -> bool:
+        """Re-match a stored inventory against `version`; False if there is nothing to re-match."""
+        if scanner_name is None:
+            matched = [await self.rematch(digest, version, name) for name in self._scanners]
+            return any(matched)
+        scanner = self._scanners[scanner_name]
+        previous = await self._scans.latest_done(digest, scanner.name)
         if previous is None or previous.report is None or previous.report.inventory is None:
             return False
-        row, ours = await self._scans.start(digest, self._scanner.name, version, self._settings.scan_timeout)
+        if previous.db_version == version:
+            return False
+        row, ours = await self._scans.start(digest, scanner.name, version, self._settings.scan_timeout)
         if not ours:
             return False
         try:
-            report = await self._scanner.rematch(previous.report.inventory, version)
+            report = await scanner.rematch(previous.report.inventory, version)
         except Exception as exc:
             await self._scans.fail(row.id, f"{type(exc).__name__}: {exc}")
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,28 @@ async def test_a_database_update_flips_an_allowed_image_and_fires_the_webhook(
     assert pull.status == 403 and "DEBIAN-CVE-2023-5678" in pull.error["message"]
     rescans = await world.audited(1, kind="rescan")
     assert rescans[0]["digest"] == image.digest and rescans[0]["outcome"] == "deny"
+
+
+async def test_a_real_debian_root_filesystem_is_inventoried_like_dpkg_query_lists_it(
+    make_world: MakeWorld,
+) -> None:
+    """This machine is Debian 12: its own dpkg database and os-release, pushed as an image."""
+    listed = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {tuple(line.split()[1:3]) for line in listed.splitlines() if line.startswith("ii")}
+    files = {
+        "etc/os-release": Path("/etc/os-release").read_bytes(),
+        "etc/debian_version": Path("/etc/debian_version").read_bytes(),
+        "var/lib/dpkg/status": Path("/var/lib/dpkg/status").read_bytes(),
+    }
+    world = await make_world(POLICY)
+    image = await world.push("team/debian", "12", build_image([file_layer(files)]))
+    assert (await world.pull("team/debian", "12")).status == 200  # held until scanned, nothing known
+    sbom = (await world.admin.get(f"/images/{image.digest}/sbom")).json
+    found = {(c["name"], c["version"]) for c in sbom["components"] if c.get("type") == "library"}
+    assert {name for name, _ in found} == {name.split(":")[0] for name, _ in installed}
+    assert found == {(name.split(":")[0], version) for name, version in installed}
