@@ -43,7 +43,7 @@ def _scenarios(quick: bool) -> dict[str, tuple[str, ScenarioFn]]:
         return await external.policy_scaling(quick, world.pullgate_source)
 
     async def rescan(world: World) -> ScenarioResult:
-        return external.rescan()
+        return await external.rescan(quick, world.pullgate_source)
 
     return {
         "1": ("warm blob throughput", blob.run),

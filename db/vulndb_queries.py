@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -94,10 +95,16 @@ class VulnStore:
         self,
         sessions: async_sessionmaker[AsyncSession],
         reads: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        parsed_cache: int = 20_000,
     ) -> None:
         self._sessions = sessions
         # Scans only read: on SQLite they then never queue behind an import's batches.
         self._reads = reads or sessions
+        # Parsed records by (id, modified): a rescan matches thousands of inventories against
+        # the same few thousand records, and parsing them again per image dominated its time.
+        self._parsed: OrderedDict[tuple[str, str], OsvRecord] = OrderedDict()
+        self._parsed_limit = parsed_cache
 
     async def state(self) -> VulnDbState:
         async with self._reads() as session:
@@ -196,13 +203,34 @@ class VulnStore:
                 for record_id, ecosystem, name in (await session.execute(query)).all():
                     if any(ecosystem_applies(ecosystem, mine) for mine in wanted[name]):
                         ids.add(record_id)
+            cached: list[OsvRecord] = []
+            missing: list[str] = []
             for chunk in _chunks(sorted(ids)):
+                current = select(VulnRecord.id, VulnRecord.modified).where(
+                    VulnRecord.id.in_(chunk), VulnRecord.withdrawn.is_(None)
+                )
+                for record_id, modified in (await session.execute(current)).all():
+                    key = _cache_key(record_id, from_db(modified))
+                    hit = self._parsed.get(key)
+                    if hit is None:
+                        missing.append(record_id)
+                    else:
+                        self._parsed.move_to_end(key)
+                        cached.append(hit)
+            for chunk in _chunks(missing):
                 content_query = select(VulnRecord.content).where(
                     VulnRecord.id.in_(chunk), VulnRecord.withdrawn.is_(None)
                 )
                 contents += (await session.scalars(content_query)).all()
-        records = await asyncio.to_thread(_load_all, contents)
-        return sorted(records, key=lambda record: record.id)
+        loaded = await asyncio.to_thread(_load_all, contents) if contents else []
+        for record in loaded:
+            self._remember(record)
+        return sorted([*cached, *loaded], key=lambda record: record.id)
+
+    def _remember(self, record: OsvRecord) -> None:
+        self._parsed[_cache_key(record.id, record.modified)] = record
+        while len(self._parsed) > self._parsed_limit:
+            self._parsed.popitem(last=False)
 
     async def affected_ids(self, vulnerability_id: str) -> list[str]:
         """Ids of the records (not withdrawn) that are `vulnerability_id` or name it as an
@@ -291,6 +319,10 @@ def _row(record: OsvRecord) -> _Row:
         packages=frozenset(packages),
         aliases=frozenset(name for name in names if len(name) <= _MAX_ALIAS),
     )
+
+
+def _cache_key(record_id: str, modified: datetime) -> tuple[str, str]:
+    return record_id, modified.astimezone(UTC).isoformat()
 
 
 def _load_all(contents: list[str]) -> list[OsvRecord]:

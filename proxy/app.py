@@ -12,7 +12,9 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Mapping
 
+import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.admin_queries import AdminQueries
 from db.queries import MetadataStore
@@ -21,6 +23,7 @@ from proxy.api import admin as admin_api
 from proxy.api import middlewares, ops, registry
 from proxy.api.context import SERVICES, Services
 from proxy.api.routing import Router
+from proxy.api.scanner_registry import start_scanner_endpoint
 from proxy.cache.access import AccessTracker
 from proxy.cache.blobs import BlobCache
 from proxy.cache.eviction import Evictor
@@ -31,7 +34,8 @@ from proxy.cache.tags import TagResolver
 from proxy.gate.admin import AdminService
 from proxy.gate.audit import AuditWriter
 from proxy.gate.policy_state import PolicyState
-from proxy.gate.scans.assembly import scanning
+from proxy.gate.scans.assembly import Scanning, needs_endpoint, scanning
+from proxy.gate.scans.grants import ScanGrants
 from proxy.gate.service import Gate
 from proxy.gate.signing.check import SignatureCheck
 from proxy.gate.signing.discovery import SignatureFinder
@@ -103,13 +107,11 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             batch_size=settings.gate.audit_batch_size,
             flush_interval=settings.gate.audit_flush_interval,
         )
-        scans = (
-            scanning(
-                settings.scanning, mirror=mirror, stores=stores, sessions=session_factory(engine), reads=reads
+        scans = None
+        if settings.scanning.enabled:
+            scans = await _scanning(
+                settings, mirror=mirror, stores=stores, engine=engine, reads=reads, stack=stack
             )
-            if settings.scanning.enabled
-            else None
-        )
         gate = Gate(
             mirror=mirror,
             meta=meta,
@@ -157,6 +159,36 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
         for name, worker in (("access-times", access.run()), ("eviction", evictor.run())):
             stack.push_async_callback(_stop, asyncio.create_task(worker, name=name))
         yield
+
+
+async def _scanning(
+    settings: Settings,
+    *,
+    mirror: Mirror,
+    stores: Stores,
+    engine: AsyncEngine,
+    reads: async_sessionmaker[AsyncSession],
+    stack: contextlib.AsyncExitStack,
+) -> Scanning:
+    """The vulnerability gate; with Trivy or Harbor adapters, the endpoint they read from."""
+    grants = url = http = None
+    if needs_endpoint(settings.scanning):
+        host, _, port = settings.scanning.endpoint.rpartition(":")
+        grants = ScanGrants()
+        runner, url = await start_scanner_endpoint(mirror, grants, host.strip("[]"), int(port))
+        stack.push_async_callback(runner.cleanup)
+        http = aiohttp.ClientSession()
+        stack.push_async_callback(http.close)
+    return scanning(
+        settings.scanning,
+        mirror=mirror,
+        stores=stores,
+        sessions=session_factory(engine),
+        reads=reads,
+        grants=grants,
+        endpoint_url=url,
+        http=http,
+    )
 
 
 def _mirror(

@@ -52,6 +52,11 @@ class ScanningSettings(_Section):
     vulndb_sources: tuple[str, ...] = ()  # OSV all.zip URLs or paths re-imported on a schedule
     vulndb_refresh_interval: Duration = 24 * 3600.0  # 0: only `pullgate vulndb import`
     webhooks: tuple[WebhookSettings, ...] = ()
+    # Where Trivy and Harbor adapters read images from (served from the content store, one
+    # image per grant, no gate): an IP address and port; port 0 picks a free one. Adapters on
+    # other hosts need an address they can reach, and `endpoint_url` if it differs (NAT).
+    endpoint: str = "127.0.0.1:0"
+    endpoint_url: str | None = None
     trivy: TrivySettings = TrivySettings()
     harbor_adapters: tuple[HarborAdapterSettings, ...] = ()
 

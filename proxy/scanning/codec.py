@@ -6,7 +6,6 @@ optional keys so that reports written by an older pullgate stay readable.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +31,19 @@ __all__ = [
 ]
 
 
+def _flat(value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies recursively; these dataclasses are flat, and a rescan
+    # writes hundreds of thousands of findings, so plain attribute reads it is.
+    return {name: getattr(value, name) for name in fields}
+
+
+_FINDING_FIELDS = tuple(Finding.__dataclass_fields__)
+_PACKAGE_FIELDS = tuple(Package.__dataclass_fields__)
+_OS_FIELDS = tuple(OperatingSystem.__dataclass_fields__)
+
+
 def finding_to_json(finding: Finding) -> dict[str, Any]:
-    value = asdict(finding)
+    value = _flat(finding, _FINDING_FIELDS)
     value["severity"] = finding.severity.name.lower()
     value["aliases"] = list(finding.aliases)
     return value
@@ -67,8 +77,8 @@ def _os_from_json(value: dict[str, Any] | None) -> OperatingSystem | None:
 
 def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
     return {
-        "os": asdict(inventory.os) if inventory.os else None,
-        "packages": [asdict(p) for p in inventory.packages],
+        "os": _flat(inventory.os, _OS_FIELDS) if inventory.os else None,
+        "packages": [_flat(p, _PACKAGE_FIELDS) for p in inventory.packages],
         "problems": list(inventory.problems),
     }
 
@@ -107,8 +117,10 @@ def report_from_json(value: dict[str, Any]) -> ScanReport:
 def analysis_to_json(analysis: LayerAnalysis) -> dict[str, Any]:
     return {
         "digest": analysis.digest,
-        "files": {path: [asdict(p) for p in packages] for path, packages in analysis.files.items()},
-        "os": asdict(analysis.os) if analysis.os else None,
+        "files": {
+            path: [_flat(p, _PACKAGE_FIELDS) for p in packages] for path, packages in analysis.files.items()
+        },
+        "os": _flat(analysis.os, _OS_FIELDS) if analysis.os else None,
         "os_path": analysis.os_path,
         "whiteouts": list(analysis.whiteouts),
         "opaque_dirs": list(analysis.opaque_dirs),

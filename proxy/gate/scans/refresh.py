@@ -66,7 +66,9 @@ class VulnDbRefresher:
                 log.error("vulnerability database source %s failed: %s", source, exc)
                 continue
             if report.sources_failed:
-                log.error("vulnerability database source %s could not be read: %s", source, report.problems[:1])
+                log.error(
+                    "vulnerability database source %s could not be read: %s", source, report.problems[:1]
+                )
                 continue
             read += 1
             log.info("vulnerability database source %s: version %s", source, report.result.version)
