@@ -1,27 +1,56 @@
-# pullgate container image: the service on its embedded defaults (SQLite + filesystem under /data).
-# Production settings (PostgreSQL, S3, replicas) come through PULLGATE_* variables or a mounted
-# config file; see docker-compose.yml and config/pullgate.yaml.
-FROM python:3.11-slim-bookworm AS build
+# pullgate container image.
+#   docker build -t pullgate .
+#   docker run -p 5000:5000 pullgate                                   # embedded defaults: SQLite + files
+#   docker run --rm -e PULLGATE_DATABASE__URL=... pullgate migrate --config /etc/pullgate/pullgate.yaml
+# Production settings (PostgreSQL, S3, replicas) come from a mounted /etc/pullgate/pullgate.yaml
+# and PULLGATE_* variables: see docker-compose.yml and deploy/kubernetes/.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# -- build: compilers are here only, for any dependency without a wheel for this platform ------
+FROM ${PYTHON_IMAGE} AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# A virtual environment at the same path in both stages: the runtime stage copies it whole,
+# and its interpreter link (/usr/local/bin/python3.11) exists in the same base image there.
+RUN python -m venv /opt/pullgate
 WORKDIR /src
+# Metadata first, so a code-only change reuses the dependency layer.
 COPY pyproject.toml README.md ./
 COPY proxy ./proxy
 COPY db ./db
 COPY migrations ./migrations
-RUN pip install --no-cache-dir --prefix=/install .
+RUN /opt/pullgate/bin/pip install . \
+    && /opt/pullgate/bin/pullgate --help >/dev/null
 
-FROM python:3.11-slim-bookworm
-RUN useradd --system --uid 10001 --home-dir /data pullgate && mkdir -p /data /etc/pullgate \
-    && chown pullgate /data
-COPY --from=build /install /usr/local
+# -- runtime: the interpreter, the venv and the default config; no compilers, no build tree ----
+FROM ${PYTHON_IMAGE}
+# A fixed numeric uid/gid: Kubernetes' runAsNonRoot can only verify a numeric USER.
+RUN groupadd --system --gid 10001 pullgate \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/pullgate \
+       --shell /usr/sbin/nologin pullgate \
+    && mkdir -p /etc/pullgate /var/lib/pullgate \
+    && chown 10001:10001 /var/lib/pullgate
+COPY --from=build /opt/pullgate /opt/pullgate
 COPY config/pullgate.yaml /etc/pullgate/pullgate.yaml
-ENV PULLGATE_CONFIG=/etc/pullgate/pullgate.yaml \
-    PULLGATE_LISTEN=0.0.0.0:5000 \
-    PULLGATE_STORAGE__PATH=/data/blobs \
-    PULLGATE_DATABASE__URL=sqlite+aiosqlite:////data/pullgate.db
-USER pullgate
-WORKDIR /data
-VOLUME ["/data"]
+# PULLGATE_LISTEN overrides the file's loopback address so the port is reachable from outside.
+# Storage and database stay the file's relative defaults (./data/...), resolved against the
+# working directory below, so a mounted config choosing S3 or PostgreSQL meets no stray override.
+ENV PATH=/opt/pullgate/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PULLGATE_CONFIG=/etc/pullgate/pullgate.yaml \
+    PULLGATE_LISTEN=0.0.0.0:5000
+USER 10001:10001
+WORKDIR /var/lib/pullgate
+VOLUME ["/etc/pullgate", "/var/lib/pullgate"]
 EXPOSE 5000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:5000/readyz').status != 200)"
+# Liveness (/healthz), not readiness: /readyz also fails while the database is away, and an
+# orchestrator acting on "unhealthy" would replace a process that is fine. Python, because the
+# slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:5000/healthz', timeout=4).status != 200)"]
 ENTRYPOINT ["pullgate"]
-CMD ["serve"]
+CMD ["serve", "--config", "/etc/pullgate/pullgate.yaml"]

@@ -1,4 +1,4 @@
-"""The `pullgate` command: serve, migrate, config check, token, policy, trust, vulndb."""
+"""The `pullgate` command: serve, migrate, config check, token, policy, trust, vulndb, runtime-config."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from db.migrate import current_revision, head_revision, upgrade
 from proxy.admin_cli import add_admin_commands, run_admin_command
 from proxy.app import build_app
 from proxy.logs import configure_logging
+from proxy.runtime_config import add_runtime_config_command, run_runtime_config
 from proxy.settings import ConfigError, Settings, load_settings
 from proxy.vulndb_cli import add_vulndb_commands, run_vulndb_command
 
@@ -28,6 +29,8 @@ DEFAULT_CONFIG = Path("config/pullgate.yaml")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "runtime-config":  # reads no settings: works before any config exists
+        return run_runtime_config(args)
     try:
         settings = load_settings(_config_path(args.config))
     except ConfigError as exc:
@@ -57,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(config_commands.add_parser("check", help="validate the configuration and print it"))
     add_admin_commands(commands, _config_option)
     add_vulndb_commands(commands, _config_option)
+    add_runtime_config_command(commands, _config_option)
     return parser
 
 
