@@ -45,6 +45,9 @@ from proxy.oci.digest import Digest
 from proxy.settings import Settings
 from proxy.storage import BlobStore
 from proxy.storage.filesystem import FilesystemBlobStore
+from proxy.storage.s3 import S3BlobStore
+from proxy.storage.s3_client import S3Config
+from proxy.storage_settings import StorageSettings
 from proxy.upstream import UpstreamRegistry
 
 __all__ = ["build_app"]
@@ -82,7 +85,7 @@ async def _tune_gc(app: web.Application) -> None:
 
 async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[None]:
     engine = create_engine(settings.database.url, settings.database.pool_size)
-    store = FilesystemBlobStore(settings.storage.path)
+    store = _store(settings.storage)
     upstreams = {u.name: UpstreamRegistry(u, settings.upstream_client) for u in settings.upstreams}
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
@@ -189,6 +192,33 @@ async def _scanning(
         endpoint_url=url,
         http=http,
     )
+
+
+def _store(storage: StorageSettings) -> BlobStore:
+    if storage.backend == "s3" and storage.s3 is not None:
+        s3 = storage.s3
+        return S3BlobStore(
+            S3Config(
+                bucket=s3.bucket,
+                spool_dir=s3.spool_dir,
+                endpoint_url=s3.endpoint_url,
+                region=s3.region,
+                prefix=s3.prefix,
+                access_key_id=s3.access_key_id,
+                secret_access_key=s3.secret(),
+                addressing_style=s3.addressing_style,
+                verify=False if s3.tls.insecure else (s3.tls.ca_file or True),
+                connect_timeout=s3.connect_timeout,
+                read_timeout=s3.read_timeout,
+                max_attempts=s3.max_attempts,
+                max_pool_connections=s3.max_pool_connections,
+                part_size=s3.part_size,
+                max_concurrent_parts=s3.max_concurrent_parts,
+                create_bucket=s3.create_bucket,
+                stale_upload_age=s3.stale_upload_age,
+            )
+        )
+    return FilesystemBlobStore(storage.path)
 
 
 def _mirror(

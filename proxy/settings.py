@@ -31,6 +31,7 @@ from pydantic import (
 
 from proxy.config_values import Duration, PositiveDuration, Size
 from proxy.scan_settings import ScanningSettings
+from proxy.storage_settings import StorageSettings
 
 __all__ = ["ConfigError", "Settings", "UpstreamSettings", "load_settings"]
 
@@ -122,11 +123,6 @@ class UpstreamClientSettings(_Section):
     backoff_max: Duration = 5.0
     retry_after_max: Duration = 10.0  # wait out a 429/503 Retry-After up to this long, else fail fast
     max_connections: int = Field(default=100, ge=1)
-
-
-class StorageSettings(_Section):
-    backend: Literal["filesystem"] = "filesystem"
-    path: Path = Path("./data/blobs")
 
 
 class DatabaseSettings(_Section):

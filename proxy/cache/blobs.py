@@ -203,7 +203,7 @@ class BlobCache:
         declared = await self._meta.blob_size_in_repository(repository_id, str(digest))
         async with self._upstreams[key.upstream].open_blob(key.name, digest) as stream:
             size = stream.size if stream.size is not None else declared
-            upload = await self.store.new_upload()
+            upload = await self.store.new_upload(expected=digest)
             uploads.append(upload)
             fill.begin(upload.path, size)
             async for chunk in stream.chunks(_FILL_CHUNK):

@@ -85,7 +85,9 @@ class BlobStore(Protocol):
     def local_path(self, digest: Digest) -> Path | None:
         """A local file holding the content, for sendfile; None when the backend has none."""
 
-    async def new_upload(self) -> Upload: ...
+    async def new_upload(self, *, expected: Digest | None = None) -> Upload:
+        """A new spool file; `expected` (the digest the caller will commit) lets a backend
+        start publishing before the last byte arrives (S3 multipart), never before `commit`."""
 
     async def put_bytes(self, digest: Digest, data: bytes) -> None:
         """Verify and store small content in one call (raises `DigestMismatchError`)."""

@@ -138,7 +138,7 @@ class FilesystemBlobStore:
         path = self._path_of(digest)
         return path if path.is_file() else None
 
-    async def new_upload(self) -> FilesystemUpload:
+    async def new_upload(self, *, expected: Digest | None = None) -> FilesystemUpload:
         path = self._uploads / secrets.token_hex(16)
         with os_errors("create spool file", path):
             # Unbuffered: bytes counted in `size` must be in the file for readers to follow.

@@ -13,8 +13,12 @@ import pytest
 
 from proxy.storage.base import BlobStore
 from proxy.storage.filesystem import FilesystemBlobStore
+from proxy.storage.s3 import S3BlobStore
+from tests.support.s3 import RunningS3, s3_server
 
-BACKENDS = ("filesystem",)
+__all__ = ["BACKENDS", "blob_store", "s3_server"]
+
+BACKENDS = ("filesystem", "s3")
 
 
 def _build(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
@@ -22,6 +26,10 @@ def _build(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     kind = request.param
     if kind == "filesystem":
         return FilesystemBlobStore(tmp_path / "store")
+    if kind == "s3":
+        server: RunningS3 = request.getfixturevalue("s3_server")
+        # With a prefix, as a shared bucket would be configured.
+        return S3BlobStore(server.config(tmp_path / "spool", prefix="pullgate/"))
     raise AssertionError(f"no builder for storage backend {kind!r}")
 
 

@@ -124,7 +124,7 @@ def test_compose_settings_validate(tmp_path: Path) -> None:
             settings = validate({}, environ, tmp_path)
             assert settings.listen == "0.0.0.0:5000"
         assert settings.database.url.startswith("postgresql+asyncpg://pullgate:pullgate@postgres:5432/")
-    secret_file = services["pullgate"]["environment"]["PULLGATE_STORAGE__SECRET_KEY_FILE"]
+    secret_file = services["pullgate"]["environment"]["PULLGATE_STORAGE__S3__SECRET_ACCESS_KEY_FILE"]
     assert secret_file == "/run/secrets/s3_secret_key" and "s3_secret_key" in services["pullgate"]["secrets"]
 
 
