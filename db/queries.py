@@ -6,17 +6,24 @@ through `_utc` to keep comparisons honest on both databases.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import ManifestBlob, ManifestChild, ManifestRecord, Repository, StoredObject, TagRecord
 from db.upsert import insert_ignore, upsert
 
 __all__ = ["ManifestRow", "MetadataStore", "NewManifest", "StoredRow", "TagRow"]
+
+
+# The advisory-lock key every replica's evictor contends for (PostgreSQL only). Any bigint
+# works as long as nothing else in the database uses it; this one spells "pgevict".
+EVICTION_LOCK_KEY = 0x7067_6576_6963_74
 
 
 def _utc(value: datetime) -> datetime:
@@ -131,7 +138,19 @@ class MetadataStore:
         return ManifestRow(row.digest, row.media_type, row.size) if row else None
 
     async def save_manifest(self, repository_id: int, manifest: NewManifest, at: datetime) -> None:
-        """Record a manifest, its references and its stored bytes in one transaction."""
+        """Record a manifest, its references and its stored bytes in one transaction.
+
+        Two replicas may cache the same new manifest at the same moment: the second insert
+        then meets the unique constraint, and the row the first one wrote is the same row.
+        """
+        try:
+            await self._save_manifest(repository_id, manifest, at)
+        except IntegrityError:
+            if await self.get_manifest(repository_id, manifest.digest) is None:
+                raise
+            await self._save_manifest(repository_id, manifest, at)  # the row exists now: no insert
+
+    async def _save_manifest(self, repository_id: int, manifest: NewManifest, at: datetime) -> None:
         async with self._sessions.begin() as session:
             exists = await session.execute(
                 select(ManifestRecord.id).where(
@@ -270,6 +289,23 @@ class MetadataStore:
         async with self._reads() as session:
             rows = (await session.execute(query)).scalars().all()
         return [StoredRow(r.digest, r.size, r.kind, _utc(r.last_access)) for r in rows]
+
+    @asynccontextmanager
+    async def eviction_lock(self) -> AsyncIterator[bool]:
+        """Yield whether this caller may evict now; on PostgreSQL only one replica at a time may.
+
+        Replicas sharing one database and one store would otherwise race over the same LRU
+        list, each evicting towards the budget on its own and together freeing far more.
+        The lock is transaction-level, so it is released when the block ends, and also
+        if the replica dies (its connection closes). SQLite means one replica: always held.
+        """
+        async with self._sessions() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                yield True
+                return
+            async with session.begin():
+                query = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=EVICTION_LOCK_KEY)
+                yield bool((await session.execute(query)).scalar_one())
 
     async def forget_object(self, digest: str) -> None:
         """Drop an object's metadata: for a manifest also every repository's record of it and tags on it."""

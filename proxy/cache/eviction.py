@@ -3,8 +3,10 @@
 Candidates come from the database in last-access order. A blob that a cached manifest
 still references is never a candidate; evicting a manifest drops its references, so its
 blobs become candidates in their own LRU turn. Anything being served or filled right now is
-skipped. Metadata goes first, then the file: a crash between the two leaves an orphan file
-(harmless, found by the store scan) rather than metadata pointing at nothing.
+skipped. Scheduled passes run on one replica at a time (a PostgreSQL advisory lock, see
+`MetadataStore.eviction_lock`); an admin purge runs at once. Metadata goes first, then the
+file: a crash between the two leaves an orphan file (harmless, found by the store scan)
+rather than metadata pointing at nothing.
 """
 
 from __future__ import annotations
@@ -49,9 +51,22 @@ class Evictor:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.evict()
+                await self.scheduled_pass()
             except Exception:
                 log.exception("eviction pass failed; will retry")
+
+    async def scheduled_pass(self) -> int | None:
+        """A periodic pass, run by one replica at a time; None when another one holds the lock.
+
+        Replicas share the database and the store: two passes at once would each free the
+        whole excess and together evict far more than needed (or trip over each other's
+        deletes). The loser simply waits for its next interval.
+        """
+        async with self._meta.eviction_lock() as held:
+            if not held:
+                log.debug("eviction pass skipped: another replica is evicting")
+                return None
+            return await self.evict()
 
     async def evict(self, budget: int | None = None) -> int:
         """One pass: remove LRU objects until the store is within budget. Returns bytes freed.

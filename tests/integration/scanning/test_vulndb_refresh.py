@@ -20,6 +20,7 @@ async def test_sources_from_paths_and_urls(
 ) -> None:
     local = write_all_zip(tmp_path / "debian.zip", [debian_openssl_cve_2023_5678()])
     served = write_all_zip(tmp_path / "pypi.zip", [requests_proxy_auth_leak()])
+
     async def archive(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(served)
 
