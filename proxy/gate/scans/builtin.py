@@ -16,9 +16,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.vulndb_queries import VulnStore
-
 from db.scan_queries import ScanStore
+from db.vulndb_queries import VulnStore
 from proxy.cache.keys import RepoKey
 from proxy.cache.manifests import CachedManifest
 from proxy.cache.mirror import Mirror
