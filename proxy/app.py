@@ -248,8 +248,15 @@ def _mirror(
         metrics=metrics,
         settings=settings.cache,
     )
+    s3 = settings.storage.s3 if settings.storage.backend == "s3" else None
     blobs = BlobCache(
-        store=store, meta=meta, upstreams=upstreams, repositories=repositories, access=access, metrics=metrics
+        store=store,
+        meta=meta,
+        upstreams=upstreams,
+        repositories=repositories,
+        access=access,
+        metrics=metrics,
+        redirect_seconds=s3.redirect_expiry if s3 is not None and s3.redirect else None,
     )
 
     def forget(digest: Digest) -> None:  # eviction removed it: drop the in-memory shortcuts too

@@ -43,6 +43,10 @@ class S3StorageSettings(_Section):
         86400.0  # incomplete multipart uploads older than this are aborted at start
     )
     spool_dir: Path = Path("./data/spool")  # local spool files that followers read while a blob arrives
+    # Answer blob GETs of verified content with a 307 to a presigned URL (distribution's
+    # "redirect"): the store serves the bytes, pullgate still decides who may have them.
+    redirect: bool = False
+    redirect_expiry: PositiveDuration = 600.0
 
     @model_validator(mode="after")
     def _one_secret(self) -> S3StorageSettings:

@@ -129,6 +129,9 @@ async def _send_blob(request: web.Request, source: BlobSource) -> web.StreamResp
         if source.size is not None:
             headers["Content-Length"] = str(source.size)
         return web.Response(headers=headers)
+    redirect = await source.redirect_url()
+    if redirect is not None:  # the gate has decided; the object store sends the bytes
+        return web.Response(status=307, headers={**headers, "Location": redirect})
     request[BYTES_KIND] = "blob"
     if range_header is not None:
         return await _send_range(request, source, range_header, headers)

@@ -26,6 +26,7 @@ from proxy.metrics import Metrics
 from proxy.oci.digest import Digest, DigestMismatchError
 from proxy.oci.errors import ErrorCode, RegistryError
 from proxy.storage import BlobStore, Upload
+from proxy.storage.base import PresigningStore
 from proxy.upstream import UpstreamError, UpstreamRegistry, to_registry_error
 
 __all__ = ["BlobCache", "BlobSource"]
@@ -69,6 +70,16 @@ class BlobSource:
     def release(self) -> None:
         self._cache.release(self.digest)
 
+    async def redirect_url(self) -> str | None:
+        """Where the client may fetch the verified blob itself, when redirects are enabled.
+
+        Only committed content is ever redirected to: a blob still arriving is streamed, so
+        nothing unverified is reachable at the store.
+        """
+        if self.fill is not None:
+            return None
+        return await self._cache.redirect_url(self.digest)
+
 
 class BlobCache:
     def __init__(
@@ -80,8 +91,11 @@ class BlobCache:
         repositories: RepositoryIds,
         access: AccessTracker,
         metrics: Metrics,
+        redirect_seconds: float | None = None,
     ) -> None:
         self.store = store
+        # Set: verified blobs are served by redirecting the client to the object store.
+        self._redirect_seconds = redirect_seconds
         self._meta = meta
         self._upstreams = upstreams
         self._repositories = repositories
@@ -145,6 +159,11 @@ class BlobCache:
         self._in_use[name] -= 1
         if self._in_use[name] <= 0:
             del self._in_use[name]
+
+    async def redirect_url(self, digest: Digest) -> str | None:
+        if self._redirect_seconds is None or not isinstance(self.store, PresigningStore):
+            return None
+        return await self.store.presigned_url(digest, self._redirect_seconds)
 
     def busy(self) -> set[str]:
         """Digests being served or filled right now: eviction must leave them alone."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from proxy.oci.digest import Digest
 
-__all__ = ["DEFAULT_CHUNK", "BlobNotFoundError", "BlobStore", "StorageError", "Upload"]
+__all__ = ["DEFAULT_CHUNK", "BlobNotFoundError", "BlobStore", "PresigningStore", "StorageError", "Upload"]
 
 DEFAULT_CHUNK = 256 * 1024
 
@@ -97,3 +97,10 @@ class BlobStore(Protocol):
 
     def iter_blobs(self) -> AsyncIterator[tuple[Digest, int]]:
         """Every stored digest with its size, in no particular order."""
+
+
+@runtime_checkable
+class PresigningStore(Protocol):
+    """A store that can hand clients a URL to fetch a blob from directly (object storage)."""
+
+    async def presigned_url(self, digest: Digest, expires: float = 900.0) -> str: ...
