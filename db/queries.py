@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
 
 from db.models import ManifestBlob, ManifestChild, ManifestRecord, Repository, StoredObject, TagRecord
 from db.upsert import insert_ignore, upsert
@@ -306,6 +313,46 @@ class MetadataStore:
             async with session.begin():
                 query = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=EVICTION_LOCK_KEY)
                 yield bool((await session.execute(query)).scalar_one())
+
+    @asynccontextmanager
+    async def lock_connection(self) -> AsyncIterator[AsyncConnection | None]:
+        """A dedicated PostgreSQL connection for session-level advisory locks; None on SQLite.
+
+        It comes from its own unpooled engine, never from the shared pool: a session-level
+        lock outlives transactions, so a pooled connection handed back still holding one
+        would leak it to whichever request checks it out next, and locks held for a whole
+        fill must not use up the pool that the fill itself needs. Closing the connection
+        (or the process dying) releases every lock taken on it.
+        """
+        async with self._sessions() as session:
+            bind = session.bind
+        if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+            yield None
+            return
+        engine = create_async_engine(bind.url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                yield connection
+        finally:
+            await engine.dispose()
+
+    @staticmethod
+    async def try_named_lock(connection: AsyncConnection, name: str) -> bool:
+        """Take the session-level advisory lock for `name` on `connection` if it is free.
+
+        hashtextextended maps any name to a bigint key; a collision merely makes two names
+        share one lock, which costs waiting, never correctness.
+        """
+        query = text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))").bindparams(name=name)
+        taken = bool((await connection.execute(query)).scalar_one())
+        await connection.commit()  # end the implicit transaction; the session lock stays
+        return taken
+
+    @staticmethod
+    async def release_named_lock(connection: AsyncConnection, name: str) -> None:
+        query = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))").bindparams(name=name)
+        await connection.execute(query)
+        await connection.commit()
 
     async def forget_object(self, digest: str) -> None:
         """Drop an object's metadata: for a manifest also every repository's record of it and tags on it."""

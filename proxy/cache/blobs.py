@@ -18,6 +18,7 @@ from pathlib import Path
 
 from db.queries import MetadataStore
 from proxy.cache.access import AccessTracker
+from proxy.cache.fill_lease import FillLease, FillLeases
 from proxy.cache.keys import RepoKey
 from proxy.cache.lru import LRU
 from proxy.cache.repositories import RepositoryIds
@@ -102,6 +103,8 @@ class BlobCache:
         self._access = access
         self._metrics = metrics
         self._fills: dict[str, Fill] = {}
+        # Decides which replica runs a fill; the in-process single-flight above is unchanged.
+        self._leases = FillLeases(meta)
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_use: Counter[str] = Counter()
         self._known: LRU[tuple[RepoKey, Digest], int] = LRU(100_000)  # (repo, blob) -> size, confirmed
@@ -186,11 +189,23 @@ class BlobCache:
         self._metrics.inflight_fetches.inc()
         uploads: list[Upload] = []
         failure: BaseException | None = None
+        lease: FillLease | None = None
         try:
+            # Only the replica holding the lease fetches; the others wait for its commit.
+            claim = await self._leases.claim(digest, self.store.stat)
+            lease = claim.lease
+            if claim.stored_size is not None:
+                # Another replica stored it, maybe for another repository: confirm ours has it.
+                await self._confirm(key, digest)
+                self._access.touch(str(digest))
+                fill.commit(claim.stored_size)  # followers read the store, as on a hit
+                return
             size = await self._copy(fill, key, digest, uploads)
             await self._meta.record_object(str(digest), size, "blob", datetime.now(UTC))
             self._known.put((key, digest), size)
             fill.commit(size)
+        except RegistryError as exc:  # the repository does not hold the blob another replica stored
+            failure = exc
         except DigestMismatchError as exc:
             self._metrics.digest_mismatches.labels(key.upstream).inc()
             log.error(
@@ -213,6 +228,8 @@ class BlobCache:
                 for upload in uploads:
                     await upload.abort()
                 fill.fail(failure)
+            if lease is not None:  # after commit: a waiting replica then finds the blob stored
+                await lease.release()
             self._fills.pop(fill.key, None)
             self._metrics.inflight_fetches.dec()
 
@@ -238,3 +255,4 @@ class BlobCache:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._leases.close()

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.registry import RunningRegistry
 from tests.support.replicas import Replica, ReplicaSet, start_replicas
+from tests.support.s3 import s3_server  # noqa: F401  (the S3 variants of the replica tests)
 
 MakeReplicas = Callable[..., ReplicaSet]
 
