@@ -25,7 +25,7 @@ from proxy.policy.document import parse_policy_document
 from proxy.settings import Settings
 from tests.support.registry import RunningRegistry
 
-__all__ = ["ALLOW_ALL", "MakePullgate", "Pullgate", "make_pullgate", "upstream_entry"]
+__all__ = ["ALLOW_ALL", "MakePullgate", "Pullgate", "app_database", "make_pullgate", "upstream_entry"]
 
 
 @dataclass
@@ -95,8 +95,17 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def app_database(request: pytest.FixtureRequest) -> str:
+    """The database pullgates made by `make_pullgate` use: every app-level test runs on SQLite
+    and on PostgreSQL. Requested by `make_pullgate`, so it is set up before the server and
+    dropped only after the server has stopped (a graceful stop still writes the audit log)."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
 @pytest.fixture
-def make_pullgate(aiohttp_server: Any, tmp_path: Path, sqlite_url: str) -> MakePullgate:
+def make_pullgate(app_database: str, aiohttp_server: Any, tmp_path: Path) -> MakePullgate:
     counter = 0
 
     async def make(
@@ -108,7 +117,7 @@ def make_pullgate(aiohttp_server: Any, tmp_path: Path, sqlite_url: str) -> MakeP
     ) -> Pullgate:
         nonlocal counter
         counter += 1
-        url = database_url or sqlite_url
+        url = database_url or app_database
         document = _merge(
             {
                 "listen": "127.0.0.1:5000",

@@ -18,14 +18,13 @@ async def test_pull_through_records_and_evicts_on_each_database(
     upstream_registry: RunningRegistry,
     image_factory: ImageFactory,
     push_to,
-    database_url: str,
 ) -> None:
     images = {f"t{i}": image_factory.image(200_000, layers=2) for i in range(6)}
     index = image_factory.index()
     for tag, image in images.items():
         await push_to(upstream_registry, "library/demo", image, tag)
     await push_to(upstream_registry, "library/demo", index, "multi")
-    pullgate = await make_pullgate([upstream_entry(upstream_registry)], database_url=database_url)
+    pullgate = await make_pullgate([upstream_entry(upstream_registry)])  # on each database (app_database)
 
     async def pull(tag: str) -> None:
         async with aiohttp.ClientSession() as session:
