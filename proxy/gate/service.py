@@ -33,7 +33,7 @@ from proxy.gate.decision import Decision, denial
 from proxy.gate.policy_state import PolicySnapshot, PolicyState
 from proxy.gate.review import apply_review
 from proxy.gate.scans.check import VulnerabilityCheck
-from proxy.gate.signing.check import SignatureCheck, combine, with_signatures
+from proxy.gate.signing.check import SignatureCheck, combine
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.oci.errors import ErrorCode, RegistryError
@@ -175,12 +175,12 @@ class Gate:
             signed = await self._signatures.check(
                 key, manifest.digest, requirements, snapshot.trust, snapshot.version
             )
-            verdict = with_signatures(verdict, signed)
+            verdict = combine(verdict, signed)
         policies = snapshot.vulnerability_policies.matching(subject_, now)
         if policies and verdict.outcome.serves and self._vulnerabilities is not None:
             exceptions = snapshot.vulnerability_exceptions.applicable(subject_, now)
             scanned = await self._vulnerabilities.check(key, manifest, policies, exceptions, now)
-            verdict = combine(verdict, scanned.outcome, scanned.reasons)
+            verdict = combine(verdict, scanned)
         review = await self._reviews.review_state(key.upstream, str(key.name), str(manifest.digest), now)
         return apply_review(verdict, review)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from proxy.cache.keys import RepoKey
 from proxy.cache.manifests import CachedManifest
-from proxy.policy.model import Mode, Outcome, Reason, worst
+from proxy.policy.model import Mode, Outcome, Reason, Verdict, worst
 from proxy.policy.vulnerability import (
     Unscanned,
     Violation,
@@ -36,17 +36,9 @@ from proxy.scanning.model import Finding, ScanReport
 if TYPE_CHECKING:  # the service pulls in every scanner; the gate only needs its interface
     from proxy.gate.scans.service import CombinedState, ScanService
 
-__all__ = ["CheckResult", "VulnerabilityCheck"]
+__all__ = ["VulnerabilityCheck"]
 
 LISTED = 5  # offending findings named in a denial; the rest are counted
-
-
-class CheckResult:
-    __slots__ = ("outcome", "reasons")
-
-    def __init__(self, outcome: Outcome, reasons: tuple[Reason, ...]) -> None:
-        self.outcome = outcome
-        self.reasons = reasons
 
 
 class VulnerabilityCheck:
@@ -60,9 +52,9 @@ class VulnerabilityCheck:
         policies: Sequence[VulnerabilityPolicy],
         exceptions: Sequence[VulnerabilityException],
         now: datetime,
-    ) -> CheckResult:
+    ) -> Verdict:
         if manifest.manifest.is_index or not policies:
-            return CheckResult(Outcome.ALLOW, ())
+            return Verdict(Outcome.ALLOW, ())
         scanners = sorted({name for p in policies for name in p.scanners})
         state = await self._service.state(manifest.digest, scanners)
         report = _usable(state, policies, now)
@@ -91,7 +83,7 @@ def _usable(
     return report
 
 
-def _unscanned(policies: Sequence[VulnerabilityPolicy], state: CombinedState, left: float) -> CheckResult:
+def _unscanned(policies: Sequence[VulnerabilityPolicy], state: CombinedState, left: float) -> Verdict:
     reasons: list[Reason] = []
     outcome = Outcome.ALLOW
     for policy in policies:
@@ -119,12 +111,12 @@ def _unscanned(policies: Sequence[VulnerabilityPolicy], state: CombinedState, le
             message = f"vulnerability policy {policy.id}: scan in progress, retry in {retry} s"
             reasons.append(Reason("vulnerability", message, detail={**detail, "retry_after": retry}))
             outcome = worst(outcome, Outcome.PENDING)
-    return CheckResult(outcome, tuple(reasons))
+    return Verdict(outcome, tuple(reasons))
 
 
 def _judge(
     report: ScanReport, policies: Sequence[VulnerabilityPolicy], exceptions: Sequence[VulnerabilityException]
-) -> CheckResult:
+) -> Verdict:
     broken = {v.policy.id: v for v in violations(report.findings, policies, exceptions)}
     waivers = sorted({e.id for f in report.findings if (e := waived(f, exceptions)) is not None})
     scanned = f"scan by {report.scanner}, database {report.db_version}, {report.scanned_at:%Y-%m-%d %H:%MZ}"
@@ -152,7 +144,7 @@ def _judge(
         detail["offending"] = [_brief(f) for f in violation.offending[:50]]
         reasons.append(Reason("vulnerability", message, detail=detail))
         outcome = worst(outcome, Outcome.DENY if policy.mode is Mode.ENFORCE else Outcome.WARN)
-    return CheckResult(outcome, tuple(reasons))
+    return Verdict(outcome, tuple(reasons))
 
 
 def _listed(violation: Violation) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from proxy.cache.keys import RepoKey
 from proxy.cache.lru import LRU
@@ -40,17 +39,11 @@ from proxy.signatures.model import (
 from proxy.signatures.trust import TrustSet
 from proxy.signatures.verify import accepts, verify_artifact
 
-__all__ = ["SignatureCheck", "SignatureVerdict", "combine", "describe_authority", "with_signatures"]
+__all__ = ["SignatureCheck", "combine", "describe_authority"]
 
 log = logging.getLogger(__name__)
 
 _CacheKey = tuple[str, str, str, str, int]  # artifact, subject, repository, authority, version
-
-
-@dataclass(frozen=True, slots=True)
-class SignatureVerdict:
-    outcome: Outcome  # ALLOW (all hold), WARN, DENY or PENDING
-    reasons: tuple[Reason, ...]
 
 
 class SignatureCheck:
@@ -65,7 +58,7 @@ class SignatureCheck:
         requirements: Sequence[SignatureRequirement],
         trust: TrustSet,
         policy_version: int,
-    ) -> SignatureVerdict:
+    ) -> Verdict:
         repositories = _signature_repositories(key, requirements)
         try:
             found = await self._finder.find(key, digest, repositories)
@@ -85,7 +78,7 @@ class SignatureCheck:
             reasons.append(reason)
             if not held:
                 outcome = worst(outcome, Outcome.DENY if requirement.mode is Mode.ENFORCE else Outcome.WARN)
-        return SignatureVerdict(outcome, tuple(reasons))
+        return Verdict(outcome, tuple(reasons))
 
     async def _verify(
         self,
@@ -123,17 +116,12 @@ class SignatureCheck:
         return results
 
 
-def with_signatures(verdict: Verdict, signed: SignatureVerdict) -> Verdict:
-    """The rules' verdict combined with the signatures': the more restrictive wins."""
-    return combine(verdict, signed.outcome, signed.reasons)
-
-
-def combine(verdict: Verdict, outcome: Outcome, reasons: tuple[Reason, ...]) -> Verdict:
-    """A later check's result joined to a verdict: the more restrictive outcome wins, and
-    the reasons that decided it come first."""
-    if outcome.restriction > verdict.outcome.restriction:
-        return Verdict(outcome, (*reasons, *verdict.reasons))
-    return Verdict(verdict.outcome, (*verdict.reasons, *reasons))
+def combine(verdict: Verdict, later: Verdict) -> Verdict:
+    """A later check's verdict joined to the one so far: the more restrictive outcome wins,
+    and the reasons that decided it come first."""
+    if later.outcome.restriction > verdict.outcome.restriction:
+        return Verdict(later.outcome, (*later.reasons, *verdict.reasons))
+    return Verdict(verdict.outcome, (*verdict.reasons, *later.reasons))
 
 
 def describe_authority(authority: Authority) -> str:
@@ -197,13 +185,13 @@ def _judge(
 
 def _undiscoverable(
     requirements: Sequence[SignatureRequirement], problem: str, what: str = "looked for"
-) -> SignatureVerdict:
+) -> Verdict:
     """Signatures could not be looked for or checked: pending (warn-only requirements: warn)."""
     enforced = any(r.mode is Mode.ENFORCE for r in requirements)
     ids = ", ".join(r.id for r in requirements)
     message = f"signature requirement {ids}: signatures could not be {what} ({problem}); retry later"
     outcome = Outcome.PENDING if enforced else Outcome.WARN
-    return SignatureVerdict(outcome, (Reason("signature", message, detail={"requirements": ids}),))
+    return Verdict(outcome, (Reason("signature", message, detail={"requirements": ids}),))
 
 
 def _signature_repositories(key: RepoKey, requirements: Sequence[SignatureRequirement]) -> list[RepoKey]:
