@@ -26,8 +26,6 @@ from typing import Any
 import yaml
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -40,20 +38,15 @@ from proxy.policy.match_spec import MatchSpec
 from proxy.policy.model import Action, Mode, Rule
 from proxy.policy.signing import SignatureRequirement
 from proxy.policy.signing_document import RequirementSpec
+from proxy.policy.spec_base import ITEM_ID, StrictSpec
 from proxy.policy.vulnerability import VulnerabilityException, VulnerabilityPolicy
 from proxy.policy.vulnerability_document import ExceptionSpec, VulnerabilityPolicySpec
 
 __all__ = ["MatchSpec", "PolicyDocument", "PolicySections", "RuleSpec", "parse_policy_document"]
 
-RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RuleSpec(_Strict):
-    id: str = Field(pattern=RULE_ID, description="stable identifier, quoted in denials")
+class RuleSpec(StrictSpec):
+    id: str = Field(pattern=ITEM_ID, description="stable identifier, quoted in denials")
     match: MatchSpec = MatchSpec()
     action: Action
     mode: Mode = Mode.ENFORCE
@@ -93,7 +86,7 @@ class RuleSpec(_Strict):
         )
 
 
-class PolicyDocument(_Strict):
+class PolicyDocument(StrictSpec):
     default_action: Action = Action.DENY
     rules: list[RuleSpec] = Field(default_factory=list, max_length=200_000)
     signature_requirements: list[RequirementSpec] = Field(default_factory=list, max_length=10_000)

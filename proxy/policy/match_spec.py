@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from proxy.policy.model import Match
+from proxy.policy.spec_base import StrictSpec
 
 __all__ = ["MatchSpec"]
 
 
-class MatchSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MatchSpec(StrictSpec):
     registry: str | None = Field(default=None, max_length=255, description="glob over upstream names")
     repository: str = Field(default="**", max_length=255, description="glob: * within a component, ** across")
     tag: str | None = Field(default=None, max_length=255, description="glob over tags")

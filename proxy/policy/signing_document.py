@@ -27,29 +27,24 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from proxy.policy.errors import PolicyError
 from proxy.policy.match_spec import MatchSpec
 from proxy.policy.model import Mode
 from proxy.policy.regex_guard import check_regex_shape
 from proxy.policy.signing import SignatureRequirement
+from proxy.policy.spec_base import ITEM_ID, StrictSpec
 from proxy.signatures.model import Authority, Identity, KeyAuthority, KeylessAuthority, NotationAuthority
 
 __all__ = ["AuthoritySpec", "RequirementSpec"]
 
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+class KeySpec(StrictSpec):
+    trust: str = Field(pattern=ITEM_ID, description="name of a public_key trust material")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class KeySpec(_Strict):
-    trust: str = Field(pattern=NAME, description="name of a public_key trust material")
-
-
-class IdentitySpec(_Strict):
+class IdentitySpec(StrictSpec):
     issuer: str | None = Field(default=None, max_length=1024)
     issuer_regex: str | None = Field(default=None, max_length=1024)
     subject: str | None = Field(default=None, max_length=1024)
@@ -73,17 +68,17 @@ class IdentitySpec(_Strict):
         return Identity(self.issuer, self.issuer_regex, self.subject, self.subject_regex)
 
 
-class KeylessSpec(_Strict):
-    trusted_root: str = Field(pattern=NAME, description="name of a trusted_root trust material")
+class KeylessSpec(StrictSpec):
+    trusted_root: str = Field(pattern=ITEM_ID, description="name of a trusted_root trust material")
     identities: list[IdentitySpec] = Field(min_length=1, max_length=100)
 
 
-class NotationSpec(_Strict):
-    trust_policy: str = Field(pattern=NAME, description="name of a notation_trust_policy trust material")
+class NotationSpec(StrictSpec):
+    trust_policy: str = Field(pattern=ITEM_ID, description="name of a notation_trust_policy trust material")
 
 
-class AuthoritySpec(_Strict):
-    name: str = Field(pattern=NAME)
+class AuthoritySpec(StrictSpec):
+    name: str = Field(pattern=ITEM_ID)
     key: KeySpec | None = None
     keyless: KeylessSpec | None = None
     notation: NotationSpec | None = None
@@ -151,8 +146,8 @@ class AuthoritySpec(_Strict):
         )
 
 
-class RequirementSpec(_Strict):
-    id: str = Field(pattern=NAME, description="stable identifier, quoted in denials")
+class RequirementSpec(StrictSpec):
+    id: str = Field(pattern=ITEM_ID, description="stable identifier, quoted in denials")
     match: MatchSpec = MatchSpec()
     mode: Mode = Mode.ENFORCE
     threshold: int = Field(default=1, ge=1, le=100)
