@@ -13,6 +13,7 @@ from proxy.api.admin.decisions import split_image
 from proxy.api.admin.errors import ApiError, Code
 from proxy.api.admin.http import admin, json_body, reply
 from proxy.api.admin.operation import Operation, Reply
+from proxy.api.admin.views import View
 from proxy.api.context import SERVICES
 from proxy.gate.admin import ScanRow
 from proxy.oci.digest import Digest, InvalidDigestError
@@ -21,11 +22,7 @@ from proxy.oci.errors import RegistryError
 __all__ = ["OPERATIONS"]
 
 
-class _View(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
-
-
-class FindingView(_View):
+class FindingView(View):
     vulnerability: str
     aliases: list[str]
     package: str
@@ -38,7 +35,7 @@ class FindingView(_View):
     layer: str | None
 
 
-class ScanView(_View):
+class ScanView(View):
     id: int
     scanner: str
     db_version: str
@@ -52,7 +49,7 @@ class ScanView(_View):
     problems: list[str]
 
 
-class ScanStatusView(_View):
+class ScanStatusView(View):
     digest: str
     db_version: str = Field(description="the vulnerability database version in force")
     current: bool = Field(description="the newest finished scan used that version")
@@ -67,12 +64,12 @@ class RescanBody(BaseModel):
     )
 
 
-class RescanView(_View):
+class RescanView(View):
     digest: str
     result: str = Field(description="queued (a full scan), rematched (new database) or re-decided")
 
 
-class AffectedView(_View):
+class AffectedView(View):
     digest: str
     scanner: str
     package: str
@@ -82,12 +79,12 @@ class AffectedView(_View):
     scanned_at: AwareDatetime | None
 
 
-class AffectedListView(_View):
+class AffectedListView(View):
     vulnerability: str
     items: list[AffectedView]
 
 
-class VulnDbView(_View):
+class VulnDbView(View):
     version: int
     records: int
     updated_at: AwareDatetime | None

@@ -17,6 +17,7 @@ from proxy.api.admin.auth import actor
 from proxy.api.admin.errors import PREFIX
 from proxy.api.admin.http import admin, json_body, reply
 from proxy.api.admin.operation import Operation, Reply
+from proxy.api.admin.views import View
 from proxy.gate.admin import MaterialView
 from proxy.signatures.trust import MAX_MATERIAL_CHARS, MaterialKind
 
@@ -32,11 +33,7 @@ class TrustBody(BaseModel):
     content: str = Field(min_length=1, max_length=MAX_MATERIAL_CHARS)
 
 
-class _View(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
-
-
-class TrustMaterialView(_View):
+class TrustMaterialView(View):
     name: str
     kind: MaterialKind
     sha256: str = Field(description="sha256 of the content, hex")
@@ -45,18 +42,18 @@ class TrustMaterialView(_View):
     content: str | None = Field(description="the material itself; null in listings")
 
 
-class TrustListView(_View):
+class TrustListView(View):
     items: list[TrustMaterialView]
 
 
-class TrustChangeView(_View):
+class TrustChangeView(View):
     material: TrustMaterialView
     created: bool
     changed: bool = Field(description="false: the same material was stored already; nothing was written")
     policy_version: int
 
 
-class TrustDeletedView(_View):
+class TrustDeletedView(View):
     name: str
     policy_version: int
 

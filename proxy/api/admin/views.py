@@ -42,18 +42,19 @@ __all__ = [
     "TokenCreatedView",
     "TokenView",
     "UpstreamView",
+    "View",
 ]
 
 T = TypeVar("T")
 
 
-class _View(BaseModel):
+class View(BaseModel):
     model_config = ConfigDict(
         extra="forbid", from_attributes=True, json_schema_serialization_defaults_required=True
     )
 
 
-class PageView(_View, Generic[T]):
+class PageView(View, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null after the last")
 
@@ -74,29 +75,29 @@ class RuleResource(RuleSpec):
     updated_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
 
 
-class DeletedRuleView(_View):
+class DeletedRuleView(View):
     id: str
     policy_version: int
 
 
-class PolicyView(_View):
+class PolicyView(View):
     version: int
     document: PolicyDocument
 
 
-class PolicyChangeView(_View):
+class PolicyChangeView(View):
     version: int = Field(description="the policy version in force after the call")
     changed: bool = Field(description="false: the request matched the policy in force; nothing was written")
 
 
-class ReasonView(_View):
+class ReasonView(View):
     check: str = Field(description="rule, default, exception, review, gate, artifact, ...")
     message: str
     rule_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-class DecisionView(_View):
+class DecisionView(View):
     id: str
     upstream: str
     repository: str
@@ -109,7 +110,7 @@ class DecisionView(_View):
     created_at: datetime
 
 
-class DryRunView(_View):
+class DryRunView(View):
     upstream: str
     repository: str
     tag: str | None
@@ -122,19 +123,19 @@ class DryRunView(_View):
     policy_version: int
 
 
-class LatestDecisionView(_View):
+class LatestDecisionView(View):
     id: str
     outcome: Outcome
     policy_version: int
     decided_at: datetime
 
 
-class QuarantineStateView(_View):
+class QuarantineStateView(View):
     id: int
     status: QuarantineStatus
 
 
-class ImageView(_View):
+class ImageView(View):
     upstream: str
     repository: str
     digest: str
@@ -148,7 +149,7 @@ class ImageView(_View):
     quarantine: QuarantineStateView | None
 
 
-class QuarantineView(_View):
+class QuarantineView(View):
     id: int
     upstream: str
     repository: str
@@ -168,7 +169,7 @@ class ReviewView(QuarantineView):
     policy_version: int = Field(description="every replica re-decides under this version")
 
 
-class PullerView(_View):
+class PullerView(View):
     client_address: str | None
     identity: str | None
     first_at: datetime
@@ -177,7 +178,7 @@ class PullerView(_View):
     served: int = Field(description="attempts that got the manifest")
 
 
-class StoredView(_View):
+class StoredView(View):
     digest: str
     size: int
     kind: str
@@ -185,7 +186,7 @@ class StoredView(_View):
     last_access: datetime
 
 
-class ImageDetailView(_View):
+class ImageDetailView(View):
     digest: str
     stored: StoredView | None = Field(description="null: not in the content store")
     repositories: list[ImageView]
@@ -194,7 +195,7 @@ class ImageDetailView(_View):
     pulled_by: PageView[PullerView] = Field(description="first page; GET /audit/pulls for more")
 
 
-class AuditEventView(_View):
+class AuditEventView(View):
     id: int
     created_at: datetime
     kind: str
@@ -213,7 +214,7 @@ class AuditEventView(_View):
     detail: dict[str, Any]
 
 
-class UpstreamView(_View):
+class UpstreamView(View):
     name: str
     url: str
     default: bool
@@ -223,12 +224,12 @@ class UpstreamView(_View):
     latency_ms: float
 
 
-class ObjectTotalsView(_View):
+class ObjectTotalsView(View):
     objects: int
     bytes: int
 
 
-class CacheView(_View):
+class CacheView(View):
     stored_bytes: int
     max_bytes: int | None = Field(description="null: unbounded")
     objects: dict[str, ObjectTotalsView] = Field(description="by kind: blob, manifest")
@@ -237,12 +238,12 @@ class CacheView(_View):
     evicted_bytes: float
 
 
-class PurgeView(_View):
+class PurgeView(View):
     freed_bytes: int
     stored_bytes: int
 
 
-class TokenView(_View):
+class TokenView(View):
     id: str
     name: str
     role: TokenRole
@@ -251,24 +252,24 @@ class TokenView(_View):
     revoked_at: datetime | None
 
 
-class TokenCreatedView(_View):
+class TokenCreatedView(View):
     id: str
     name: str
     role: TokenRole
     token: str = Field(description="the secret; shown only in this response")
 
 
-class RevokedView(_View):
+class RevokedView(View):
     id: str
     revoked: bool
 
 
-class FieldProblem(_View):
+class FieldProblem(View):
     field: str | None
     message: str
 
 
-class ErrorBody(_View):
+class ErrorBody(View):
     code: str
     message: str
     field: str | None = Field(description="the offending field, dotted (match.tag_regex), if one")
@@ -276,5 +277,5 @@ class ErrorBody(_View):
     request_id: str | None
 
 
-class ErrorView(_View):
+class ErrorView(View):
     error: ErrorBody
