@@ -6,31 +6,22 @@ through `_utc` to keep comparisons honest on both databases.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
+from db.locks import ReplicaLocks
 from db.models import ManifestBlob, ManifestChild, ManifestRecord, Repository, StoredObject, TagRecord
 from db.upsert import insert_ignore, upsert
 
 __all__ = ["ManifestRow", "MetadataStore", "NewManifest", "StoredRow", "TagRow"]
-
-
-# The advisory-lock key every replica's evictor contends for (PostgreSQL only). Any bigint
-# works as long as nothing else in the database uses it; this one spells "pgevict".
-EVICTION_LOCK_KEY = 0x7067_6576_6963_74
 
 
 def _utc(value: datetime) -> datetime:
@@ -77,7 +68,7 @@ class NewManifest:
     children: Sequence[RefRow]
 
 
-class MetadataStore:
+class MetadataStore(ReplicaLocks):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -296,63 +287,6 @@ class MetadataStore:
         async with self._reads() as session:
             rows = (await session.execute(query)).scalars().all()
         return [StoredRow(r.digest, r.size, r.kind, _utc(r.last_access)) for r in rows]
-
-    @asynccontextmanager
-    async def eviction_lock(self) -> AsyncIterator[bool]:
-        """Yield whether this caller may evict now; on PostgreSQL only one replica at a time may.
-
-        Replicas sharing one database and one store would otherwise race over the same LRU
-        list, each evicting towards the budget on its own and together freeing far more.
-        The lock is transaction-level, so it is released when the block ends, and also
-        if the replica dies (its connection closes). SQLite means one replica: always held.
-        """
-        async with self._sessions() as session:
-            if session.get_bind().dialect.name != "postgresql":
-                yield True
-                return
-            async with session.begin():
-                query = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=EVICTION_LOCK_KEY)
-                yield bool((await session.execute(query)).scalar_one())
-
-    @asynccontextmanager
-    async def lock_connection(self) -> AsyncIterator[AsyncConnection | None]:
-        """A dedicated PostgreSQL connection for session-level advisory locks; None on SQLite.
-
-        It comes from its own unpooled engine, never from the shared pool: a session-level
-        lock outlives transactions, so a pooled connection handed back still holding one
-        would leak it to whichever request checks it out next, and locks held for a whole
-        fill must not use up the pool that the fill itself needs. Closing the connection
-        (or the process dying) releases every lock taken on it.
-        """
-        async with self._sessions() as session:
-            bind = session.bind
-        if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
-            yield None
-            return
-        engine = create_async_engine(bind.url, poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                yield connection
-        finally:
-            await engine.dispose()
-
-    @staticmethod
-    async def try_named_lock(connection: AsyncConnection, name: str) -> bool:
-        """Take the session-level advisory lock for `name` on `connection` if it is free.
-
-        hashtextextended maps any name to a bigint key; a collision merely makes two names
-        share one lock, which costs waiting, never correctness.
-        """
-        query = text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))").bindparams(name=name)
-        taken = bool((await connection.execute(query)).scalar_one())
-        await connection.commit()  # end the implicit transaction; the session lock stays
-        return taken
-
-    @staticmethod
-    async def release_named_lock(connection: AsyncConnection, name: str) -> None:
-        query = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))").bindparams(name=name)
-        await connection.execute(query)
-        await connection.commit()
 
     async def forget_object(self, digest: str) -> None:
         """Drop an object's metadata: for a manifest also every repository's record of it and tags on it."""
