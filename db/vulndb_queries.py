@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.gate_queries import from_db, now, to_db
-from db.models import VulnAffected, VulnAlias, VulnDbStateRecord, VulnRecord
+from db.vulndb_models import VulnAffected, VulnAlias, VulnDbStateRecord, VulnRecord
 from proxy.scanning.osv.names import ecosystem_applies, normalize_name
 from proxy.scanning.osv.record import OsvRecord, RecordError, RecordProblem, load_record
 
