@@ -11,6 +11,7 @@ import logging
 from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
 from proxy.api.context import ABORTED, BYTES_KIND, IDENTITY, ROUTE, SERVICES, UPSTREAM
@@ -136,7 +137,7 @@ async def _send_blob(request: web.Request, source: BlobSource) -> web.StreamResp
     if range_header is not None:
         return await _send_range(request, source, range_header, headers)
     if source.fill is None and source.local_path is not None:
-        file_response = web.FileResponse(source.local_path, chunk_size=256 * 1024, headers=headers)
+        file_response = _PreparedFileResponse(source.local_path, chunk_size=256 * 1024, headers=headers)
         await file_response.prepare(request)
         return file_response
     response = web.StreamResponse(headers=headers)
@@ -145,6 +146,21 @@ async def _send_blob(request: web.Request, source: BlobSource) -> web.StreamResp
     await response.prepare(request)
     await _pump(request, response, source, 0, None)
     return response
+
+
+class _PreparedFileResponse(web.FileResponse):
+    """A file response the handler sends itself, so the access log counts the bytes it sent.
+
+    aiohttp prepares whatever a handler returns, and `FileResponse.prepare` does not notice
+    that it ran already: it failed after the body and closed the keep-alive connection, so
+    the client's next request on it met "server disconnected". Once prepared, preparing is
+    a no-op here.
+    """
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:
+            return None
+        return await super().prepare(request)
 
 
 async def _send_range(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import shutil
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 
 from tests.support.http import http_get as _get
 from tests.support.http import http_head as _head
@@ -222,3 +225,47 @@ async def test_readiness_names_a_failing_dependency(
     status, _, body = await _get(f"{pullgate.url}/readyz")
     checks = json.loads(body)["checks"]
     assert status == 503 and checks["database"] == "ok" and checks["storage"].startswith("failed")
+
+
+async def _pipelined_gets(host: str, paths: list[str]) -> bytes:
+    """Send every GET at once on one keep-alive connection; everything read until it goes quiet."""
+    address, port = host.split(":")
+    reader, writer = await asyncio.open_connection(address, int(port))
+    try:
+        writer.write(b"".join(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for path in paths))
+        await writer.drain()
+        received = b""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(reader.read(1 << 20), 2.0)
+            except TimeoutError:
+                return received  # quiet: the server keeps the connection open for more
+            if not chunk:
+                return received
+            received += chunk
+    finally:
+        writer.close()
+
+
+async def test_cached_blobs_keep_the_connection_alive(
+    make_pullgate: MakePullgate,
+    upstream_registry: RunningRegistry,
+    image_factory: ImageFactory,
+    push_to,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A cache hit is sent with sendfile; a response the handler prepared itself used to be
+    # prepared again by aiohttp, which failed after the body and closed the connection: a
+    # client reusing it (containerd, skopeo, any pooled client) got "server disconnected".
+    image = image_factory.image(300_000)
+    await push_to(upstream_registry, "library/demo", image, "1")
+    pullgate = await make_pullgate([upstream_entry(upstream_registry)])
+    await _get(f"{pullgate.url}/v2/library/demo/manifests/1", Accept=MANIFEST_ACCEPT)
+    layer = image.layer_digests[0]
+    path = f"/v2/library/demo/blobs/{layer}"
+    assert (await _get(f"{pullgate.url}{path}"))[0] == 200  # now cached
+    received = await _pipelined_gets(pullgate.host, [path, path, "/v2/"])
+    assert received.count(b"HTTP/1.1 200 OK") == 3
+    blob = image.all_blobs[layer]
+    assert received.count(blob) == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
