@@ -137,7 +137,8 @@ class Load:
         async with session.get(url) as response:
             async for chunk in response.content.iter_chunked(256 * 1024):
                 hasher.update(chunk)
-                self.totals.bytes_checked += len(chunk)
+                if response.status == 200:
+                    self.totals.bytes_checked += len(chunk)
             self.totals.observe("blob", response.status, time.perf_counter() - started)
         if response.status not in image["expect_any"]:
             self.totals.errors[f"blob: {image['repo']} answered {response.status}"] += 1
