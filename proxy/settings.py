@@ -31,6 +31,7 @@ from pydantic import (
 
 from proxy.config_values import Duration, PositiveDuration, Size
 from proxy.scan_settings import ScanningSettings
+from proxy.secrets_settings import SecretsSettings
 from proxy.storage_settings import StorageSettings
 
 __all__ = ["ConfigError", "Settings", "UpstreamSettings", "load_settings"]
@@ -197,6 +198,7 @@ class Settings(_Section):
     gate: GateSettings = GateSettings()
     admin: AdminSettings = AdminSettings()
     scanning: ScanningSettings = ScanningSettings()
+    secrets: SecretsSettings = SecretsSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("listen")
@@ -236,6 +238,16 @@ class Settings(_Section):
     @property
     def default_upstream(self) -> UpstreamSettings:
         return next(u for u in self.upstreams if u.default)
+
+    def warnings(self) -> list[str]:
+        """What is allowed but deserves a second look (`pullgate config check` prints these)."""
+        found = [
+            f"upstreams[{i}] ({u.name}): password is written in the configuration in clear; use "
+            "password_file, or `pullgate upstream credentials set` (stored encrypted)"
+            for i, u in enumerate(self.upstreams)
+            if u.password is not None
+        ]
+        return found + self.secrets.warnings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
