@@ -4,12 +4,16 @@ The service layer uses `UpstreamRegistry` and turns `UpstreamError` into what a 
 client sees with `to_registry_error`.
 """
 
+from proxy.upstream.auth import Credentials
 from proxy.upstream.client import BlobStream, UpstreamRegistry
+from proxy.upstream.credentials import CredentialSource
 from proxy.upstream.errors import UpstreamError, UpstreamErrorKind, to_registry_error
 from proxy.upstream.responses import FetchedManifest, ManifestHead, TagPage
 
 __all__ = [
     "BlobStream",
+    "CredentialSource",
+    "Credentials",
     "FetchedManifest",
     "ManifestHead",
     "TagPage",

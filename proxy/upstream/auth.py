@@ -135,11 +135,30 @@ class Authenticator:
         self._credentials = credentials
         self._clock = clock
         self._tokens: dict[str, _Token] = {}
-        self._fetches: dict[str, asyncio.Task[_Token]] = {}
+        # Keyed by (credentials generation, scope): a fetch made with replaced credentials
+        # is never joined by a request made after the change.
+        self._fetches: dict[tuple[int, str], asyncio.Task[_Token]] = {}
+        self._generation = 0
         self._basic = False  # the upstream asked for Basic once: send it up front from now on
 
     def __repr__(self) -> str:
         return f"Authenticator(upstream={self._upstream!r}, credentials={self._credentials is not None})"
+
+    @property
+    def credentials(self) -> Credentials | None:
+        return self._credentials
+
+    def use(self, credentials: Credentials | None) -> None:
+        """Answer challenges with `credentials` from now on (None: anonymously).
+
+        Every token obtained with the old credentials is dropped, and one still being
+        fetched with them is not cached when it arrives: nothing the old account was
+        granted outlives the change.
+        """
+        self._credentials = credentials
+        self._generation += 1
+        self._tokens.clear()
+        self._basic = False
 
     def preemptive(self, scope: str | None) -> str | None:
         """The Authorization header to send before any challenge, if we already have one."""
@@ -215,25 +234,27 @@ class Authenticator:
         cached = self._tokens.get(wanted)
         if cached is not None and cached.refresh_at > self._clock() and sent != f"Bearer {cached.value}":
             return cached
-        task = self._fetches.get(wanted)
+        key = (self._generation, wanted)
+        task = self._fetches.get(key)
         if task is None:
             task = asyncio.create_task(self._fetch(session, challenge, wanted))
-            self._fetches[wanted] = task
-            task.add_done_callback(lambda done: self._fetch_done(wanted, done))
+            self._fetches[key] = task
+            task.add_done_callback(lambda done: self._fetch_done(key, done))
         # Shielded: one caller giving up must not cancel the fetch the others wait for.
         return await asyncio.shield(task)
 
-    def _fetch_done(self, key: str, task: asyncio.Task[_Token]) -> None:
+    def _fetch_done(self, key: tuple[int, str], task: asyncio.Task[_Token]) -> None:
         if self._fetches.get(key) is task:
             del self._fetches[key]
         if not task.cancelled():
             task.exception()  # mark it retrieved even if every waiter was cancelled
 
     async def _fetch(self, session: aiohttp.ClientSession, challenge: Challenge, scope: str) -> _Token:
-        realm = self._realm(challenge)
+        generation, credentials = self._generation, self._credentials
+        realm = self._realm(challenge, credentials)
         query = [("service", challenge.params["service"])] if challenge.params.get("service") else []
         query += [("scope", s) for s in scope.split()]
-        headers = {} if self._credentials is None else {"Authorization": self._credentials.basic_header()}
+        headers = {} if credentials is None else {"Authorization": credentials.basic_header()}
         started = self._clock()
         with translate_client_errors(self._upstream, "GET", realm):
             async with session.get(realm, params=query, headers=headers) as resp:
@@ -245,10 +266,11 @@ class Authenticator:
             message = f"token endpoint {redact_url(realm)} sent no token"
             raise UpstreamError(self._upstream, UpstreamErrorKind.PROTOCOL, message)
         token = _Token(value, started + lifetime - min(_EXPIRY_MARGIN, lifetime / 4))
-        self._tokens[scope] = token
+        if generation == self._generation:  # else the credentials changed meanwhile: do not keep it
+            self._tokens[scope] = token
         return token
 
-    def _realm(self, challenge: Challenge) -> URL:
+    def _realm(self, challenge: Challenge, credentials: Credentials | None) -> URL:
         try:
             realm = URL(challenge.params.get("realm", ""))
         except ValueError:
@@ -256,7 +278,7 @@ class Authenticator:
         if realm.scheme not in ("http", "https") or not realm.host:
             message = "bearer challenge has no valid realm"
             raise UpstreamError(self._upstream, UpstreamErrorKind.PROTOCOL, message)
-        if self._credentials is not None and realm.scheme == "http" and self._registry_scheme == "https":
+        if credentials is not None and realm.scheme == "http" and self._registry_scheme == "https":
             # A challenge must not talk us into sending the password in clear text.
             raise UpstreamError(
                 self._upstream, UpstreamErrorKind.PROTOCOL, f"token realm {redact_url(realm)} is not https"

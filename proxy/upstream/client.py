@@ -28,6 +28,7 @@ from proxy.oci.manifest import MAX_MANIFEST_BYTES
 from proxy.oci.reference import RepositoryName
 from proxy.settings import UpstreamClientSettings, UpstreamSettings
 from proxy.upstream.auth import Authenticator, Credentials, pull_scope
+from proxy.upstream.credentials import UpstreamCredentials
 from proxy.upstream.errors import (
     UpstreamError,
     UpstreamErrorKind,
@@ -125,8 +126,9 @@ class UpstreamRegistry:
         self._origin = URL(settings.url).origin()
         self._policy = RetryPolicy.from_settings(client_settings)
         secret = settings.secret()
-        credentials = Credentials(settings.username, secret) if settings.username and secret else None
-        self._auth = Authenticator(self.name, settings.url, credentials, clock=clock)
+        configured = Credentials(settings.username, secret) if settings.username and secret else None
+        self._auth = Authenticator(self.name, settings.url, configured, clock=clock)
+        self.credentials = UpstreamCredentials(self.name, self._auth, configured)
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -246,6 +248,7 @@ class UpstreamRegistry:
 
     async def _open(self, call: _Call) -> aiohttp.ClientResponse:
         """One attempt: an open response that succeeded (or has a passthrough status)."""
+        self.credentials.check()
         url = URL(self._settings.url + call.path)
 
         def send(authorization: str | None) -> Awaitable[aiohttp.ClientResponse]:

@@ -54,6 +54,7 @@ class UpstreamErrorKind(Enum):
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"  # connection refused or reset, 5xx
     PROTOCOL = "protocol"  # malformed, too large or truncated response; untrusted TLS
+    CREDENTIALS = "credentials"  # our stored credentials for it cannot be used (key missing here)
 
 
 _TEMPORARY = frozenset(
