@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.audit_queries import AuditStore
+from db.credential_queries import CredentialStore
 from db.decision_queries import DecisionStore
 from db.policy_queries import PolicyStore
 from db.quarantine_queries import QuarantineStore
@@ -27,6 +28,7 @@ class Stores:
     tokens: TokenStore
     signing: SigningStore
     scans: ScanStore
+    credentials: CredentialStore
 
     @classmethod
     def over(
@@ -40,6 +42,7 @@ class Stores:
             tokens=TokenStore(sessions),
             signing=SigningStore(sessions, reads),
             scans=ScanStore(sessions, reads),
+            credentials=CredentialStore(sessions, reads),
         )
 
     async def policy_sections(self) -> PolicySections:

@@ -18,6 +18,7 @@ class AdminErrorKind(StrEnum):
     PRECONDITION_FAILED = "precondition_failed"  # If-Match named a revision that is not current
     INVALID = "invalid"  # a well-formed request whose value cannot be used (names `field`)
     BUSY = "busy"  # the content is being served or filled right now
+    NOT_CONFIGURED = "not_configured"  # this server lacks the setting the request needs (a key ring)
 
 
 class AdminError(Exception):
