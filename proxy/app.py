@@ -33,6 +33,8 @@ from proxy.cache.repositories import RepositoryIds
 from proxy.cache.tags import TagResolver
 from proxy.gate.admin import AdminService
 from proxy.gate.audit import AuditWriter
+from proxy.gate.credential_sync import CredentialSync
+from proxy.gate.credentials import CredentialKeeper
 from proxy.gate.policy_state import PolicyState
 from proxy.gate.scans.assembly import Scanning, needs_endpoint, scanning
 from proxy.gate.scans.grants import ScanGrants
@@ -104,6 +106,9 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
         )
         stack.push_async_callback(mirror.blobs.close)
         stores = Stores.over(session_factory(engine), reads)
+        ring = settings.secrets.key_ring()
+        credentials = CredentialSync(stores.credentials, ring, upstreams, settings.secrets.refresh_interval)
+        await credentials.start()  # refuses to serve with stored credentials it cannot open
         audit = AuditWriter(
             stores.audit.insert_events,
             queue_size=settings.gate.audit_queue_size,
@@ -150,6 +155,7 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
                 metrics=metrics,
                 upstreams=settings.upstreams,
                 max_bytes=settings.cache.max_bytes,
+                credentials=(CredentialKeeper(stores.credentials, ring, upstreams), credentials),
                 scans=scans.service if scans else None,
             ),
         )
@@ -159,7 +165,12 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
         if scans is not None:
             stack.push_async_callback(scans.close)  # before the audit writer: rescans audit
             scans.start()
-        for name, worker in (("access-times", access.run()), ("eviction", evictor.run())):
+        workers = (
+            ("access-times", access.run()),
+            ("eviction", evictor.run()),
+            ("credentials", credentials.run()),
+        )
+        for name, worker in workers:
             stack.push_async_callback(_stop, asyncio.create_task(worker, name=name))
         yield
 

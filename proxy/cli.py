@@ -1,4 +1,4 @@
-"""The `pullgate` command: serve, migrate, config check, token, policy, trust, vulndb, runtime-config."""
+"""The `pullgate` command: serve, migrate, config check, token, policy, trust, vulndb, secrets, upstream, runtime-config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -15,8 +15,11 @@ from aiohttp import web
 from db.migrate import current_revision, head_revision, upgrade
 from proxy.admin_cli import add_admin_commands, run_admin_command
 from proxy.app import build_app
+from proxy.gate.credential_sync import CredentialsUnusable
 from proxy.logs import configure_logging
 from proxy.runtime_config import add_runtime_config_command, run_runtime_config
+from proxy.secrets import KeyRingError
+from proxy.secrets_cli import add_secrets_commands, generate_key_command, run_secrets_command
 from proxy.settings import ConfigError, Settings, load_settings
 from proxy.vulndb_cli import add_vulndb_commands, run_vulndb_command
 
@@ -31,15 +34,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "runtime-config":  # reads no settings: works before any config exists
         return run_runtime_config(args)
+    if args.command == "secrets" and args.secrets_command == "generate-key":  # nor does this
+        return generate_key_command(args)
     try:
         settings = load_settings(_config_path(args.config))
     except ConfigError as exc:
         print(f"pullgate: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("token", "policy", "trust"):
-        return run_admin_command(settings, args)
-    if args.command == "vulndb":
-        return run_vulndb_command(settings, args)
+    groups: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+        "token": run_admin_command,
+        "policy": run_admin_command,
+        "trust": run_admin_command,
+        "vulndb": run_vulndb_command,
+        "secrets": run_secrets_command,
+        "upstream": run_secrets_command,
+    }
+    if args.command in groups:
+        return groups[args.command](settings, args)
     handler = {"serve": _serve, "migrate": _migrate, "config": _config_check}[args.command]
     return handler(settings)
 
@@ -60,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(config_commands.add_parser("check", help="validate the configuration and print it"))
     add_admin_commands(commands, _config_option)
     add_vulndb_commands(commands, _config_option)
+    add_secrets_commands(commands, _config_option)
     add_runtime_config_command(commands, _config_option)
     return parser
 
@@ -83,7 +95,13 @@ def _config_path(given: Path | None) -> Path | None:
 
 
 def _config_check(settings: Settings) -> int:
+    # Secrets print as "**********" (SecretStr); files they come from print as paths.
     print(settings.model_dump_json(indent=2))
+    for warning in settings.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    ring = settings.secrets.key_ring()
+    if ring is not None:
+        print(f"secrets key ring: {len(ring)} keys, primary {ring.primary.id!r}", file=sys.stderr)
     print("configuration is valid", file=sys.stderr)
     return 0
 
@@ -106,14 +124,19 @@ def _serve(settings: Settings) -> int:
         log.error("server.event_loop is uvloop, but uvloop is not installed")
         return 2
     log.info("pullgate listening on http://%s", settings.listen)
-    web.run_app(
-        build_app(settings),
-        host=settings.listen_host,
-        port=settings.listen_port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=30,
-    )
+    try:
+        web.run_app(
+            build_app(settings),
+            host=settings.listen_host,
+            port=settings.listen_port,
+            access_log=None,
+            print=None,
+            shutdown_timeout=30,
+        )
+    except (CredentialsUnusable, KeyRingError) as exc:
+        # Refused before serving a request: see proxy.gate.credential_sync for why.
+        log.error("pullgate did not start: %s", exc)
+        return 2
     return 0
 
 

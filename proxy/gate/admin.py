@@ -24,8 +24,11 @@ from db.queries import MetadataStore
 from db.scan_queries import AffectedImage, ScanRow
 from db.token_queries import TokenInfo, TokenRole
 from proxy.cache.eviction import Evictor
+from proxy.gate.credential_sync import CredentialSync
+from proxy.gate.credentials import CredentialKeeper
 from proxy.gate.manage.access import AuditAdmin, TokensAdmin
 from proxy.gate.manage.actions import ActionLog, Actor
+from proxy.gate.manage.credentials import CredentialsAdmin, CredentialsState
 from proxy.gate.manage.decisions import DecisionsAdmin, DryRun
 from proxy.gate.manage.errors import AdminError, AdminErrorKind
 from proxy.gate.manage.images import ImageDetail, ImagesAdmin
@@ -52,6 +55,7 @@ __all__ = [
     "AuditEventRow",
     "CacheStats",
     "CachedImageRow",
+    "CredentialsState",
     "DecisionRow",
     "DryRun",
     "ImageDetail",
@@ -88,9 +92,11 @@ class AdminService:
         metrics: Metrics,
         upstreams: Sequence[UpstreamSettings],
         max_bytes: int | None,
+        credentials: tuple[CredentialKeeper, CredentialSync],
         scans: ScanService | None = None,
     ) -> None:
         actions = ActionLog(stores.audit.insert_events)
+        self.credentials = CredentialsAdmin(*credentials, actions)
         self.scans = ScansAdmin(scans, stores.scans, gate, actions)
         self.rules = RulesAdmin(stores, gate, actions)
         self.trust = TrustAdmin(stores.signing, gate, actions)

@@ -63,6 +63,7 @@ class TokenServer(ServedInThread):
         self.issuer = issuer
         self.expires_in = expires_in
         self.requests: list[dict[str, Any]] = []
+        self.tokens: list[str] = []  # every token handed out, for tests that prove none leaks
         self._issued = 0
         self._lock = threading.Lock()
         self._key: _SigningKey = (
@@ -134,6 +135,7 @@ class TokenServer(ServedInThread):
         token = self.mint([g for g in granted if g], subject=subject)
         with self._lock:
             self._issued += 1
+            self.tokens.append(token)
         issued_at = datetime.datetime.now(datetime.UTC).isoformat()
         body = {"token": token, "access_token": token, "expires_in": self.expires_in, "issued_at": issued_at}
         return web.json_response(body)

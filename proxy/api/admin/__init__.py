@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.api.admin import audit, decisions, images, policy, quarantine, rules, scans, system, trust
+from proxy.api.admin import (
+    audit,
+    credentials,
+    decisions,
+    images,
+    policy,
+    quarantine,
+    rules,
+    scans,
+    system,
+    trust,
+)
 from proxy.api.admin.auth import authenticate
 from proxy.api.admin.errors import PREFIX, errors
 from proxy.api.admin.openapi import OPENAPI, build_document, serve
@@ -28,6 +39,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *quarantine.OPERATIONS,
     *audit.OPERATIONS,
     *system.OPERATIONS,
+    *credentials.OPERATIONS,
     *trust.OPERATIONS,
     *scans.OPERATIONS,
     Operation(

@@ -45,6 +45,7 @@ class Code(Enum):
     NOT_ACCEPTABLE = _Entry(406, "not_acceptable")
     CONFLICT = _Entry(409, "conflict")
     BUSY = _Entry(409, "busy")
+    NOT_CONFIGURED = _Entry(409, "not_configured")  # the server lacks a setting this needs
     PRECONDITION_FAILED = _Entry(412, "precondition_failed")
     PAYLOAD_TOO_LARGE = _Entry(413, "payload_too_large")
     UNSUPPORTED_MEDIA_TYPE = _Entry(415, "unsupported_media_type")
@@ -85,6 +86,7 @@ _FROM_ADMIN = {
     AdminErrorKind.PRECONDITION_FAILED: Code.PRECONDITION_FAILED,
     AdminErrorKind.INVALID: Code.INVALID_FIELD,
     AdminErrorKind.BUSY: Code.BUSY,
+    AdminErrorKind.NOT_CONFIGURED: Code.NOT_CONFIGURED,
 }
 _FROM_HTTP = {
     400: Code.MALFORMED_REQUEST,

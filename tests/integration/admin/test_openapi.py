@@ -9,6 +9,7 @@ from aiohttp import web
 from openapi_spec_validator import validate
 
 from proxy.api.admin.openapi import openapi_path
+from proxy.secrets import generate_key as generate_secrets_key
 from tests.integration.admin.conftest import MakeWorld
 from tests.support.cosign import generate_key, public_pem
 
@@ -35,7 +36,7 @@ async def test_document_is_valid_and_lists_every_route(make_world: MakeWorld) ->
 
 
 async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_path: Path) -> None:
-    world = await make_world(POLICY)
+    world = await make_world(POLICY, secrets={"keys": generate_secrets_key("k1")})
     api = world.admin
     image = await world.push("library/held", "1")
     ok = await world.push("library/ok", "1")
@@ -82,6 +83,11 @@ async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_
     await api.get("/trust")
     await api.get("/trust/ci-key")
     await api.delete("/trust/ci-key")
+    credentials = f"/upstreams/{world.upstream_name}/credentials"
+    await api.put(credentials, {"username": "robot", "password": "not-needed-here"})
+    await api.put(credentials, {"username": "robot", "password": "replaced"})  # 200
+    await api.get(credentials)
+    await api.delete(credentials)
     # library/ok was pulled above under a vulnerability policy, so it was scanned (held until then).
     await api.get(f"/scans/{ok.digest}")
     await api.post(f"/scans/{ok.digest}/rescan", {"image": f"{world.upstream_name}/library/ok"})
