@@ -31,7 +31,7 @@ from db.session import create_engine, session_factory
 from proxy.gate.credentials import CredentialKeeper
 from proxy.gate.manage.errors import AdminError, AdminErrorKind
 from proxy.gate.stores import Stores
-from proxy.secrets import CredentialError, KeyRingError, generate_key
+from proxy.secrets import CredentialError, KeyRing, KeyRingError, generate_key
 from proxy.settings import Settings
 
 __all__ = ["add_secrets_commands", "generate_key_command", "run_secrets_command"]
@@ -104,7 +104,9 @@ class _Context:
         await self.stores.audit.insert_events([event])
 
 
-async def _with_context(settings: Settings, ring: Any, action: Callable[[_Context], Awaitable[int]]) -> int:
+async def _with_context(
+    settings: Settings, ring: KeyRing | None, action: Callable[[_Context], Awaitable[int]]
+) -> int:
     engine = create_engine(settings.database.url, pool_size=1)
     try:
         stores = Stores.over(session_factory(engine))

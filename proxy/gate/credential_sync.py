@@ -95,9 +95,10 @@ class CredentialSync:
 
     async def refresh(self) -> None:
         """Read the stored credentials now and apply what changed."""
-        rows = await self._store.all()
+        # Read under the lock too: a refresh that read before a change must not apply after
+        # the refresh that read it (the older rows would win until the next interval).
         async with self._lock:
-            self._apply(rows)
+            self._apply(await self._store.all())
 
     async def run(self) -> None:
         while True:

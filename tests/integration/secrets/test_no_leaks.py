@@ -214,6 +214,7 @@ async def test_no_secret_leaks_anywhere(
     assert statuses["with the right password manifest"] == 200 and statuses["token flow manifest"] == 200
     assert statuses["with a wrong password manifest"] in (404, 502)
     assert statuses["upstream down manifest"] == 502 and statuses["token flow tags"] == 200
+    assert statuses["token flow tags, wrong password"] >= 400
     assert token_server.tokens, "pullgate obtained bearer tokens"
     assert '"level": "debug"' in stderr and '"logger": "pullgate.access"' in stderr
     assert any(where.startswith("file data/pullgate.db") for where, _ in transcript.texts)
@@ -293,6 +294,15 @@ async def _drive(
     await session.call("audit", "GET", "/api/v1/audit?limit=1000", admin=True)
     await session.call("metrics", "GET", "/metrics")
     await session.call("readyz", "GET", "/readyz")
+    # The token service refusing a wrong password (tags always ask the upstream).
+    await session.call(
+        "put tok wrong",
+        "PUT",
+        tok,
+        admin=True,
+        body={"username": "robot-tok", "password": values["wrong password"]},
+    )
+    await session.call("token flow tags, wrong password", "GET", f"/v2/team/app/tags/list?ns={bearer.host}")
     await session.call("delete tok", "DELETE", tok, admin=True)
 
 
