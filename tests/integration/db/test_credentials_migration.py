@@ -1,4 +1,4 @@
-"""Revision 0007: the upstream credentials table comes and goes without touching the rest."""
+"""Revision 0006: the upstream credentials table comes and goes without touching the rest."""
 
 from __future__ import annotations
 

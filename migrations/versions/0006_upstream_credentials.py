@@ -11,7 +11,7 @@ creating it takes no lock anything else waits for.
 downgrade() drops the table and every stored credential with it; upstreams fall back to
 the credentials of the YAML settings, if any.
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 10:00:00
 """
@@ -21,8 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-# The lead chains this onto 0006 at merge time.
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
