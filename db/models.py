@@ -263,6 +263,8 @@ class AuditEvent(Base):
         Index("ix_audit_events_time", "created_at", "id"),
         Index("ix_audit_events_digest", "digest"),
         Index("ix_audit_events_image", "upstream", "repository"),
+        # Dashboards count pulls per outcome over a time range (db.stats_queries).
+        Index("ix_audit_events_pulls", "kind", "created_at", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

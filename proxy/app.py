@@ -17,8 +17,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.admin_queries import AdminQueries
+from db.image_queries import ImageQueries
 from db.queries import MetadataStore
 from db.session import create_engine, ping, read_only, session_factory
+from db.stats_queries import StatsQueries
 from proxy.api import admin as admin_api
 from proxy.api import middlewares, ops, registry
 from proxy.api.context import SERVICES, Services
@@ -149,7 +151,9 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             admin=AdminService(
                 gate=gate,
                 stores=stores,
-                queries=AdminQueries(session_factory(read_only(engine))),
+                queries=AdminQueries(reads),
+                stats=StatsQueries(reads),
+                image_queries=ImageQueries(reads),
                 meta=meta,
                 evictor=evictor,
                 metrics=metrics,

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 from db.admin_queries import AdminQueries, CachedImageRow, LatestDecision, ObjectTotals, StoredObjectRow
 from db.audit_queries import AuditEventRow, Puller
 from db.decision_queries import DecisionRow
+from db.image_queries import ImageContents, ImageQueries, Part, Platformed
 from db.policy_queries import StoredRule
 from db.quarantine_queries import QuarantineRow, QuarantineStatus
 from db.queries import MetadataStore
 from db.scan_queries import AffectedImage, ScanRow
+from db.stats_queries import ImageCount, ReasonCount, ScanSummary, StatsQueries
 from db.token_queries import TokenInfo, TokenRole
 from proxy.cache.eviction import Evictor
 from proxy.gate.credential_sync import CredentialSync
@@ -32,13 +34,16 @@ from proxy.gate.manage.credentials import CredentialsAdmin, CredentialsState
 from proxy.gate.manage.decisions import DecisionsAdmin, DryRun
 from proxy.gate.manage.errors import AdminError, AdminErrorKind
 from proxy.gate.manage.images import ImageDetail, ImagesAdmin
+from proxy.gate.manage.inspect import InspectAdmin, SignatureState, Vulnerabilities, Waiver
 from proxy.gate.manage.paging import Page
-from proxy.gate.manage.quarantine import QuarantineAdmin, Reviewed
+from proxy.gate.manage.quarantine import QuarantineAdmin, QueueEntry, Reviewed
 from proxy.gate.manage.rules import PolicyChange, PolicyExport, RulesAdmin
 from proxy.gate.manage.scans import ScansAdmin, ScanStatus
+from proxy.gate.manage.stats import MAX_BUCKETS, Denials, PullSeries, StatsAdmin, TimeRange
 from proxy.gate.manage.system import CacheStats, Purged, SystemAdmin, UpstreamStatus
 from proxy.gate.manage.trust import MaterialView, TrustAdmin
 from proxy.gate.service import Gate
+from proxy.gate.signing.check import Inspection
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
 from proxy.settings import UpstreamSettings
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from proxy.gate.scans.service import ScanService
 
 __all__ = [
+    "MAX_BUCKETS",
     "Actor",
     "AdminError",
     "AdminErrorKind",
@@ -57,26 +63,40 @@ __all__ = [
     "CachedImageRow",
     "CredentialsState",
     "DecisionRow",
+    "Denials",
     "DryRun",
+    "ImageContents",
+    "ImageCount",
     "ImageDetail",
+    "Inspection",
     "LatestDecision",
     "MaterialView",
     "ObjectTotals",
     "Page",
+    "Part",
+    "Platformed",
     "PolicyChange",
     "PolicyExport",
+    "PullSeries",
     "Puller",
     "Purged",
     "QuarantineRow",
     "QuarantineStatus",
+    "QueueEntry",
+    "ReasonCount",
     "Reviewed",
     "ScanRow",
     "ScanStatus",
+    "ScanSummary",
+    "SignatureState",
     "StoredObjectRow",
     "StoredRule",
+    "TimeRange",
     "TokenInfo",
     "TokenRole",
     "UpstreamStatus",
+    "Vulnerabilities",
+    "Waiver",
 ]
 
 
@@ -87,6 +107,8 @@ class AdminService:
         gate: Gate,
         stores: Stores,
         queries: AdminQueries,
+        stats: StatsQueries,
+        image_queries: ImageQueries,
         meta: MetadataStore,
         evictor: Evictor,
         metrics: Metrics,
@@ -102,7 +124,9 @@ class AdminService:
         self.trust = TrustAdmin(stores.signing, gate, actions)
         self.decisions = DecisionsAdmin(gate, stores.decisions)
         self.images = ImagesAdmin(queries, stores.decisions, stores.quarantine, stores.audit)
-        self.quarantine = QuarantineAdmin(stores.quarantine, stores.policies, gate, actions)
+        self.quarantine = QuarantineAdmin(stores.quarantine, stores.policies, gate, actions, stats)
+        self.stats = StatsAdmin(stats)
+        self.inspect = InspectAdmin(gate, queries, image_queries, stores.scans)
         self.audit = AuditAdmin(stores.audit)
         self.tokens = TokensAdmin(stores.tokens, actions)
         self.system = SystemAdmin(

@@ -76,7 +76,7 @@ class Gate:
         vulnerabilities: VulnerabilityCheck | None = None,
     ) -> None:
         self.mirror = mirror
-        self._signatures = signatures
+        self.signatures = signatures
         self._vulnerabilities = vulnerabilities
         self._meta = meta
         self._repositories = repositories
@@ -172,7 +172,7 @@ class Gate:
         verdict = snapshot.engine.evaluate(subject_, now)
         requirements = snapshot.requirements.matching(subject_, now)
         if requirements and verdict.outcome.serves:
-            signed = await self._signatures.check(
+            signed = await self.signatures.check(
                 key, manifest.digest, requirements, snapshot.trust, snapshot.version
             )
             verdict = combine(verdict, signed)

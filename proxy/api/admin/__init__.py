@@ -15,12 +15,15 @@ from proxy.api.admin import (
     credentials,
     decisions,
     images,
+    inspect,
     policy,
     quarantine,
     rules,
     scans,
+    stats,
     system,
     trust,
+    whoami,
 )
 from proxy.api.admin.auth import authenticate
 from proxy.api.admin.errors import PREFIX, errors
@@ -42,6 +45,9 @@ OPERATIONS: tuple[Operation, ...] = (
     *credentials.OPERATIONS,
     *trust.OPERATIONS,
     *scans.OPERATIONS,
+    *inspect.OPERATIONS,
+    *stats.OPERATIONS,
+    *whoami.OPERATIONS,
     Operation(
         "GET",
         "/openapi.json",

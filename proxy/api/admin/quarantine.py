@@ -7,25 +7,39 @@ its next pull; the state machine's refusals (releasing a rejected image, ...) an
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import AwareDatetime, Field
 
 from proxy.api.admin.auth import actor
 from proxy.api.admin.errors import ApiError, Code
 from proxy.api.admin.http import admin, json_body, query, reply
 from proxy.api.admin.operation import Operation, Reply
 from proxy.api.admin.schemas import QuarantineQuery, RejectBody, ReleaseBody
-from proxy.api.admin.views import PageView, QuarantineView, ReviewView
-from proxy.gate.admin import Reviewed
+from proxy.api.admin.views import PageView, QuarantineView, ReviewView, View
+from proxy.gate.admin import QueueEntry, Reviewed, ScanSummary
+from proxy.scanning.model import Severity
 
 __all__ = ["OPERATIONS"]
 
 _MAX_ID = 2**63 - 1
 
 
+class ScanSummaryView(View):
+    scanner: str
+    db_version: str
+    finished_at: AwareDatetime | None
+    findings: int = Field(description="distinct findings of the newest finished scan")
+    by_severity: dict[str, int] = Field(description="critical, high, medium, low, none, unknown")
+
+
+class QueueEntryView(QuarantineView):
+    scan: ScanSummaryView | None = Field(description="null: no finished scan of the digest")
+
+
 async def list_quarantine(request: web.Request) -> web.Response:
     wanted = query(request, QuarantineQuery)
     page = await admin(request).quarantine.page(wanted.status, wanted.limit, wanted.cursor)
-    items = [QuarantineView.model_validate(entry) for entry in page.items]
-    return reply(PageView[QuarantineView](items=items, next_cursor=page.next_cursor))
+    items = [_queued(entry) for entry in page.items]
+    return reply(PageView[QueueEntryView](items=items, next_cursor=page.next_cursor))
 
 
 async def get_entry(request: web.Request) -> web.Response:
@@ -54,6 +68,22 @@ def _entry_id(request: web.Request) -> int:
     return value
 
 
+def _queued(queued: QueueEntry) -> QueueEntryView:
+    entry = QuarantineView.model_validate(queued.entry)
+    return QueueEntryView(**entry.model_dump(), scan=_summary(queued.scan) if queued.scan else None)
+
+
+def _summary(scan: ScanSummary) -> ScanSummaryView:
+    by_severity = {severity.name.lower(): scan.by_severity.get(severity.value, 0) for severity in Severity}
+    return ScanSummaryView(
+        scanner=scan.scanner,
+        db_version=scan.db_version,
+        finished_at=scan.finished_at,
+        findings=sum(scan.by_severity.values()),
+        by_severity=by_severity,
+    )
+
+
 def _review(reviewed: Reviewed) -> ReviewView:
     entry = QuarantineView.model_validate(reviewed.entry)
     return ReviewView(**entry.model_dump(), policy_version=reviewed.policy_version)
@@ -65,9 +95,9 @@ OPERATIONS = (
         "GET",
         "/quarantine",
         list_quarantine,
-        "The review queue, oldest first (filter by status)",
+        "The review queue, oldest first (filter by status), with each image's scan summary",
         "quarantine",
-        {200: Reply("a page of entries", PageView[QuarantineView])},
+        {200: Reply("a page of entries", PageView[QueueEntryView])},
         query=QuarantineQuery,
     ),
     Operation(

@@ -18,8 +18,9 @@ from proxy.api.context import SERVICES
 from proxy.gate.admin import ScanRow
 from proxy.oci.digest import Digest, InvalidDigestError
 from proxy.oci.errors import RegistryError
+from proxy.scanning.model import Finding
 
-__all__ = ["OPERATIONS"]
+__all__ = ["OPERATIONS", "FindingView", "digest_of", "finding_view"]
 
 
 class FindingView(View):
@@ -91,32 +92,32 @@ class VulnDbView(View):
     source: str | None
 
 
-def _digest(request: web.Request) -> Digest:
+def digest_of(request: web.Request) -> Digest:
+    """The `{digest}` of the path, parsed (422 naming `digest` if it is not one)."""
     try:
         return Digest.parse(request.match_info["digest"])
     except InvalidDigestError as exc:
         raise ApiError(Code.INVALID_FIELD, f"digest: {exc}", field="digest") from exc
 
 
+def finding_view(finding: Finding) -> FindingView:
+    return FindingView(
+        vulnerability=finding.vulnerability,
+        aliases=list(finding.aliases),
+        package=finding.package,
+        installed_version=finding.installed_version,
+        ecosystem=finding.ecosystem,
+        fixed_version=finding.fixed_version,
+        severity=finding.severity.name.lower(),
+        cvss_score=finding.cvss_score,
+        summary=finding.summary,
+        layer=finding.layer,
+    )
+
+
 def _scan(row: ScanRow) -> ScanView:
     report = row.report
-    findings = None
-    if report is not None:
-        findings = [
-            FindingView(
-                vulnerability=f.vulnerability,
-                aliases=list(f.aliases),
-                package=f.package,
-                installed_version=f.installed_version,
-                ecosystem=f.ecosystem,
-                fixed_version=f.fixed_version,
-                severity=f.severity.name.lower(),
-                cvss_score=f.cvss_score,
-                summary=f.summary,
-                layer=f.layer,
-            )
-            for f in report.findings
-        ]
+    findings = [finding_view(f) for f in report.findings] if report is not None else None
     inventory = report.inventory if report is not None else None
     return ScanView(
         id=row.id,
@@ -134,7 +135,7 @@ def _scan(row: ScanRow) -> ScanView:
 
 
 async def scan_status(request: web.Request) -> web.Response:
-    status = await admin(request).scans.status(_digest(request))
+    status = await admin(request).scans.status(digest_of(request))
     return reply(
         ScanStatusView(
             digest=status.digest,
@@ -147,7 +148,7 @@ async def scan_status(request: web.Request) -> web.Response:
 
 
 async def rescan(request: web.Request) -> web.Response:
-    digest = _digest(request)
+    digest = digest_of(request)
     body = await json_body(request, RescanBody)
     registry, repository, _ = split_image(body.image)
     try:
@@ -177,7 +178,7 @@ async def affected(request: web.Request) -> web.Response:
 
 
 async def sbom(request: web.Request) -> web.Response:
-    document: dict[str, Any] = await admin(request).scans.sbom(_digest(request))
+    document: dict[str, Any] = await admin(request).scans.sbom(digest_of(request))
     return web.json_response(document, content_type="application/vnd.cyclonedx+json")
 
 

@@ -10,6 +10,7 @@ from proxy.api.admin.operation import Operation, Reply
 from proxy.api.admin.schemas import Paging, PurgeBody, TokenBody
 from proxy.api.admin.views import (
     CacheView,
+    ObjectTotalsView,
     PageView,
     PurgeView,
     RevokedView,
@@ -30,7 +31,24 @@ async def list_upstreams(request: web.Request) -> web.Response:
 
 
 async def cache_stats(request: web.Request) -> web.Response:
-    return reply(CacheView.model_validate(await admin(request).system.cache()))
+    stats = await admin(request).system.cache()
+    kinds = sorted(stats.hits.keys() | stats.misses.keys())
+    ratio = {kind: _ratio(stats.hits.get(kind, 0.0), stats.misses.get(kind, 0.0)) for kind in kinds}
+    return reply(
+        CacheView(
+            stored_bytes=stats.stored_bytes,
+            max_bytes=stats.max_bytes,
+            objects={k: ObjectTotalsView.model_validate(v) for k, v in stats.objects.items()},
+            hits=stats.hits,
+            misses=stats.misses,
+            hit_ratio=ratio,
+            evicted_bytes=stats.evicted_bytes,
+        )
+    )
+
+
+def _ratio(hits: float, misses: float) -> float | None:
+    return hits / (hits + misses) if hits + misses else None
 
 
 async def purge(request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ __all__ = [
     "ImageDetailView",
     "ImageView",
     "LatestDecisionView",
+    "ObjectTotalsView",
     "PageView",
     "PolicyChangeView",
     "PolicyView",
@@ -235,6 +236,9 @@ class CacheView(View):
     objects: dict[str, ObjectTotalsView] = Field(description="by kind: blob, manifest")
     hits: dict[str, float] = Field(description="by kind, since this replica started")
     misses: dict[str, float]
+    hit_ratio: dict[str, float | None] = Field(
+        description="hits / (hits + misses) by kind, since this replica started; null before any request"
+    )
     evicted_bytes: float
 
 

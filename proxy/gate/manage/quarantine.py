@@ -21,12 +21,13 @@ from db.quarantine_queries import (
     QuarantineStatus,
     QuarantineStore,
 )
+from db.stats_queries import ScanSummary, StatsQueries
 from proxy.gate.manage.actions import ActionLog, Actor
 from proxy.gate.manage.errors import AdminError, AdminErrorKind, not_found
 from proxy.gate.manage.paging import Page, cursor_id, pack
 from proxy.gate.service import Gate
 
-__all__ = ["QuarantineAdmin", "Reviewed"]
+__all__ = ["QuarantineAdmin", "QueueEntry", "Reviewed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,18 +36,33 @@ class Reviewed:
     policy_version: int  # the version every replica now decides under
 
 
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    entry: QuarantineRow
+    scan: ScanSummary | None  # the newest finished scan of the digest, if any
+
+
 class QuarantineAdmin:
-    def __init__(self, queue: QuarantineStore, policies: PolicyStore, gate: Gate, actions: ActionLog) -> None:
+    def __init__(
+        self,
+        queue: QuarantineStore,
+        policies: PolicyStore,
+        gate: Gate,
+        actions: ActionLog,
+        stats: StatsQueries,
+    ) -> None:
         self._queue = queue
         self._policies = policies
         self._gate = gate
         self._actions = actions
+        self._stats = stats
 
-    async def page(
-        self, status: QuarantineStatus | None, limit: int, cursor: str | None
-    ) -> Page[QuarantineRow]:
+    async def page(self, status: QuarantineStatus | None, limit: int, cursor: str | None) -> Page[QueueEntry]:
+        """A page of the queue, each entry with its scan summary (one query for the page)."""
         rows, after = await self._queue.list_quarantine(status, limit, cursor_id(cursor))
-        return Page(rows, pack(after))  # the store's own cursor is an id: pack it like every other
+        scans = await self._stats.scan_summaries([row.digest for row in rows])
+        entries = [QueueEntry(row, scans.get(row.digest)) for row in rows]
+        return Page(entries, pack(after))  # the store's own cursor is an id: pack it like every other
 
     async def get(self, entry_id: int) -> QuarantineRow:
         entry = await self._queue.get_quarantine_by_id(entry_id)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from proxy.cache.keys import RepoKey
 from proxy.cache.lru import LRU
@@ -39,11 +40,18 @@ from proxy.signatures.model import (
 from proxy.signatures.trust import TrustSet
 from proxy.signatures.verify import accepts, verify_artifact
 
-__all__ = ["SignatureCheck", "combine", "describe_authority"]
+__all__ = ["Inspection", "SignatureCheck", "combine", "describe_authority"]
 
 log = logging.getLogger(__name__)
 
 _CacheKey = tuple[str, str, str, str, int]  # artifact, subject, repository, authority, version
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    found: tuple[Found, ...]  # per subject (the image, each index listing it), its artifacts
+    verdict: Verdict  # one reason per requirement, its `detail` naming who verified
+    problem: str | None  # signatures could not be looked for or checked
 
 
 class SignatureCheck:
@@ -59,11 +67,23 @@ class SignatureCheck:
         trust: TrustSet,
         policy_version: int,
     ) -> Verdict:
+        return (await self.inspect(key, digest, requirements, trust, policy_version)).verdict
+
+    async def inspect(
+        self,
+        key: RepoKey,
+        digest: Digest,
+        requirements: Sequence[SignatureRequirement],
+        trust: TrustSet,
+        policy_version: int,
+    ) -> Inspection:
+        """The signature artifacts found for the image and the verdict of `requirements` on them
+        (with none, the artifacts only: an admin asking "who signed this?")."""
         repositories = _signature_repositories(key, requirements)
         try:
             found = await self._finder.find(key, digest, repositories)
         except DiscoveryFailed as exc:
-            return _undiscoverable(requirements, str(exc))
+            return Inspection((), _undiscoverable(requirements, str(exc)), str(exc))
         reasons: list[Reason] = []
         outcome = Outcome.ALLOW
         for requirement in requirements:
@@ -71,14 +91,13 @@ class SignatureCheck:
                 results = await self._verify(key, found, requirement, trust, policy_version)
             except Exception as exc:  # a verifier bug, not a bad signature: wait, never allow
                 log.exception("verifying signatures of %s@%s crashed", key, digest)
-                return _undiscoverable(
-                    requirements, f"the verifier failed ({type(exc).__name__})", "verified"
-                )
+                problem = f"the verifier failed ({type(exc).__name__})"
+                return Inspection(tuple(found), _undiscoverable(requirements, problem, "verified"), problem)
             held, reason = _judge(requirement, results, found, key, digest)
             reasons.append(reason)
             if not held:
                 outcome = worst(outcome, Outcome.DENY if requirement.mode is Mode.ENFORCE else Outcome.WARN)
-        return Verdict(outcome, tuple(reasons))
+        return Inspection(tuple(found), Verdict(outcome, tuple(reasons)), None)
 
     async def _verify(
         self,
@@ -149,6 +168,7 @@ def _judge(
     required = " or ".join(describe_authority(a) for a in requirement.authorities)
     detail = {
         "requirement": requirement.id,
+        "held": len(signers) >= requirement.threshold,
         "mode": requirement.mode.value,
         "threshold": requirement.threshold,
         "required": [describe_authority(a) for a in requirement.authorities],

@@ -93,7 +93,13 @@ async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_
     await api.post(f"/scans/{ok.digest}/rescan", {"image": f"{world.upstream_name}/library/ok"})
     await api.get("/vulnerabilities/CVE-2024-0001/images")
     await api.get(f"/images/{ok.digest}/sbom")
+    await api.get(f"/images/{ok.digest}/contents")
+    await api.get(f"/images/{ok.digest}/signatures")
+    await api.get(f"/images/{ok.digest}/vulnerabilities")
     await api.get("/vulndb")
+    await api.get("/whoami")
+    await api.get("/stats/pulls")
+    await api.get("/stats/denials")
     # And the error envelope, through a few doors.
     await api.get("/rules/none")
     await api.post("/rules", {"bogus": True})

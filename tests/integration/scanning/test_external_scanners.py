@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.admin.conftest import MakeWorld
-from tests.integration.scanning.test_gate_scans import (
-    LIBSSL_OLD,
-    OS_RELEASE,
-    _import,
-    _openssl_record,
-    _status,
-)
+from tests.support.debian_images import LIBSSL_OLD, OS_RELEASE, dpkg_status, import_records, openssl_record
 from tests.support.harbor_adapter import HarborAdapter
 from tests.support.images import build_image, file_layer
 
@@ -29,7 +23,7 @@ def _image() -> Any:
     files = {
         "etc/os-release": OS_RELEASE,
         "etc/debian_version": b"12.8\n",  # Trivy detects Debian from this file
-        "var/lib/dpkg/status": _status(LIBSSL_OLD),
+        "var/lib/dpkg/status": dpkg_status(LIBSSL_OLD),
     }
     return build_image([file_layer(files)])
 
@@ -39,7 +33,9 @@ async def test_trivy_reads_through_the_scanner_endpoint_and_its_inventory_is_mat
 ) -> None:
     scanning = {"scanners": ["builtin", "trivy"], "trivy": {"cache_dir": str(tmp_path / "trivy")}}
     world = await make_world(BOTH, scanning=scanning)
-    await _import(world, _openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1"))
+    await import_records(
+        world.pullgate.settings.database.url, openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1")
+    )
     image = await world.push("team/app", "1", _image())
     pull = await world.pull("team/app", "1")
     assert pull.status == 403 and "DEBIAN-CVE-2023-5678" in pull.error["message"]

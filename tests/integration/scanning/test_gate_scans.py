@@ -18,17 +18,17 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from db.session import create_engine, session_factory
-from db.vulndb_queries import VulnStore
-from tests.integration.admin.conftest import MakeWorld, World
-from tests.support.images import build_image, file_layer
-from tests.support.osv import osv_record, parsed
-from tests.support.push import skopeo_copy
-
-OS_RELEASE = (
-    b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
+from tests.integration.admin.conftest import MakeWorld
+from tests.support.debian_images import (
+    BASH,
+    LIBSSL_FIXED,
+    LIBSSL_OLD,
+    debian_image,
+    import_records,
+    openssl_record,
 )
-CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"  # 9.8
+from tests.support.images import build_image, file_layer
+from tests.support.push import skopeo_copy
 
 POLICY = """
 default_action: allow
@@ -37,56 +37,15 @@ vulnerability_policies:
 """
 
 
-def _status(*packages: tuple[str, str, str]) -> bytes:
-    stanzas = [
-        f"Package: {name}\nStatus: install ok installed\nArchitecture: amd64\nSource: {source}\nVersion: {version}\n"
-        for name, source, version in packages
-    ]
-    return "\n".join(stanzas).encode()
-
-
-def _debian_image(*packages: tuple[str, str, str]) -> Any:
-    return build_image(
-        [file_layer({"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": _status(*packages)})]
-    )
-
-
-def _openssl_record(record_id: str, fixed: str, *, modified: str = "2024-09-18T03:15:45Z") -> dict[str, Any]:
-    """Modelled on DEBIAN-CVE-2023-5678: bookworm's openssl source package, fixed in `fixed`."""
-    return osv_record(
-        record_id,
-        {
-            "package": {"name": "openssl", "ecosystem": "Debian:12"},
-            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
-        },
-        modified=modified,
-        upstream=[record_id.removeprefix("DEBIAN-")],
-        severity=[{"type": "CVSS_V3", "score": CRITICAL}],
-        summary="openssl: test advisory modelled on a real one",
-    )
-
-
-async def _import(world: World, *records: dict[str, Any]) -> None:
-    engine = create_engine(world.pullgate.settings.database.url, pool_size=1)
-    try:
-        store = VulnStore(session_factory(engine))
-        await store.import_records([parsed(r) for r in records], "test")
-    finally:
-        await engine.dispose()
-
-
-LIBSSL_OLD = ("libssl3", "openssl", "3.0.11-1~deb12u2")
-LIBSSL_FIXED = ("libssl3", "openssl", "3.0.13-1~deb12u1")
-BASH = ("bash", "bash", "5.2.15-2+b2")
-
-
 async def test_a_critical_vulnerability_blocks_the_first_pull_after_a_held_scan(
     make_world: MakeWorld, tmp_path: Path
 ) -> None:
     world = await make_world(POLICY)
-    await _import(world, _openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1"))
-    vulnerable = await world.push("team/app", "1", _debian_image(LIBSSL_OLD, BASH))
-    fixed = await world.push("team/app", "2", _debian_image(LIBSSL_FIXED, BASH))
+    await import_records(
+        world.pullgate.settings.database.url, openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1")
+    )
+    vulnerable = await world.push("team/app", "1", debian_image(LIBSSL_OLD, BASH))
+    fixed = await world.push("team/app", "2", debian_image(LIBSSL_FIXED, BASH))
 
     refused = await skopeo_copy(
         f"docker://{world.pullgate.host}/team/app:1", f"dir:{tmp_path / 'x'}", check=False
@@ -122,8 +81,10 @@ vulnerability_exceptions:
 """
     )
     world = await make_world(policy)
-    await _import(world, _openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1"))
-    await world.push("team/app", "1", _debian_image(LIBSSL_OLD))
+    await import_records(
+        world.pullgate.settings.database.url, openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1")
+    )
+    await world.push("team/app", "1", debian_image(LIBSSL_OLD))
     pull = await world.pull("team/app", "1")
     assert pull.status == 200
     decision = (await world.audited(1, repository="team/app"))[0]
@@ -139,8 +100,8 @@ vulnerability_policies:
   - {id: lenient, match: {repository: "lenient/**"}, max_severity: high, unscanned: allow}
 """
     world = await make_world(policy, scanning={"concurrency": 1})
-    await world.push("strict/app", "1", _debian_image(BASH))
-    await world.push("lenient/app", "1", _debian_image(("dash", "dash", "0.5.12-2")))  # another digest
+    await world.push("strict/app", "1", debian_image(BASH))
+    await world.push("lenient/app", "1", debian_image(("dash", "dash", "0.5.12-2")))  # another digest
     denied = await world.pull("strict/app", "1")
     assert denied.status == 403 and "vulnerability policy strict: not scanned yet" in denied.error["message"]
     served = await world.pull("lenient/app", "1")
@@ -150,7 +111,7 @@ vulnerability_policies:
 async def test_hold_answers_retry_later_while_the_scan_runs(make_world: MakeWorld) -> None:
     policy = POLICY.replace("hold_seconds: 20", "hold_seconds: 0")
     world = await make_world(policy)
-    await world.push("team/app", "1", _debian_image(BASH))
+    await world.push("team/app", "1", debian_image(BASH))
     pull = await world.pull("team/app", "1")
     assert pull.status == 403 and "scan in progress, retry in" in pull.error["message"]
     for _ in range(100):  # the scan it queued finishes; then the image is served
@@ -184,12 +145,16 @@ async def test_a_database_update_flips_an_allowed_image_and_fires_the_webhook(
     receiver, url = hooks
     scanning = {"vulndb_check_interval": 0.2, "webhooks": [{"url": url}]}
     world = await make_world(POLICY, scanning=scanning)
-    await _import(world, _openssl_record("DEBIAN-CVE-2023-0001", "3.0.9-1"))  # older than installed
-    image = await world.push("team/app", "1", _debian_image(LIBSSL_OLD))
+    await import_records(
+        world.pullgate.settings.database.url, openssl_record("DEBIAN-CVE-2023-0001", "3.0.9-1")
+    )  # older than installed
+    image = await world.push("team/app", "1", debian_image(LIBSSL_OLD))
     assert (await world.pull("team/app", "1")).status == 200
 
     # A new advisory: the stored inventory is re-matched (no layer fetched again).
-    await _import(world, _openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1"))
+    await import_records(
+        world.pullgate.settings.database.url, openssl_record("DEBIAN-CVE-2023-5678", "3.0.13-1~deb12u1")
+    )
     for _ in range(200):
         if receiver.events:
             break
