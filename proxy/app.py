@@ -22,7 +22,7 @@ from db.queries import MetadataStore
 from db.session import create_engine, ping, read_only, session_factory
 from db.stats_queries import StatsQueries
 from proxy.api import admin as admin_api
-from proxy.api import middlewares, ops, registry
+from proxy.api import middlewares, ops, registry, ui
 from proxy.api.context import SERVICES, Services
 from proxy.api.routing import Router
 from proxy.api.scanner_registry import start_scanner_endpoint
@@ -72,6 +72,8 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(registry.routes)
     if settings.admin.enabled:
         admin_api.setup(app)
+    if settings.console_enabled:
+        ui.setup(app)
     app.cleanup_ctx.append(lambda a: _lifetime(a, settings))
     if settings.server.gc_freeze:
         app.on_startup.append(_tune_gc)
@@ -136,6 +138,7 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             settings=settings.gate,
             signatures=SignatureCheck(SignatureFinder(mirror, meta, mirror.repositories)),
             vulnerabilities=scans.check if scans else None,
+            console=settings.decision_url_base,
         )
         stack.push_async_callback(gate.close)
         if scans is not None:

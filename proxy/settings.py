@@ -33,6 +33,7 @@ from proxy.config_values import Duration, PositiveDuration, Size
 from proxy.scan_settings import ScanningSettings
 from proxy.secrets_settings import SecretsSettings
 from proxy.storage_settings import StorageSettings
+from proxy.ui_settings import UiSettings
 
 __all__ = ["ConfigError", "Settings", "UpstreamSettings", "load_settings"]
 
@@ -197,6 +198,7 @@ class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     gate: GateSettings = GateSettings()
     admin: AdminSettings = AdminSettings()
+    ui: UiSettings = UiSettings()
     scanning: ScanningSettings = ScanningSettings()
     secrets: SecretsSettings = SecretsSettings()
     log: LogSettings = LogSettings()
@@ -226,6 +228,23 @@ class Settings(_Section):
                     raise ValueError(f"upstream name or alias {label!r} is used twice")
                 seen.add(label)
         return upstreams
+
+    @model_validator(mode="after")
+    def _console_needs_admin(self) -> Settings:
+        if self.ui.enabled and not self.admin.enabled:
+            raise ValueError("ui.enabled: the console is built on the admin API; enable admin too")
+        return self
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.admin.enabled and self.ui.enabled is not False
+
+    @property
+    def decision_url_base(self) -> str | None:
+        """Where a decision's console page lives, less its id (None: not configured or no console)."""
+        if self.ui.public_url is None or not self.console_enabled:
+            return None
+        return f"{self.ui.public_url}/ui/#/decisions/"
 
     @property
     def listen_host(self) -> str:

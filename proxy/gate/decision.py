@@ -36,16 +36,20 @@ class Decision:
         return [r.as_dict() for r in self.reasons]
 
 
-def denial(decision: Decision) -> RegistryError:
+def denial(decision: Decision, console: str | None = None) -> RegistryError:
+    """The 403 for a refused pull; `console` (the console's decision URL less the id, from
+    `ui.public_url`) adds a link to the decision's page to the detail and the message."""
     verb = {
         Outcome.DENY: "denied",
         Outcome.QUARANTINE: "quarantined pending review",
         Outcome.PENDING: "not yet decided (checks still running; retry later)",
     }.get(decision.outcome, "denied")
     checks = "; ".join(r.message for r in decision.reasons) or "no reason recorded"
-    message = f"pullgate: {decision.image} is {verb}: {checks} (decision {decision.id})"
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 40] + f"... (decision {decision.id})"
+    link = f", {console}{decision.id}" if console else ""
+    ending = f"(decision {decision.id}{link})"
+    message = f"pullgate: {decision.image} is {verb}: {checks} {ending}"
+    if len(message) > _MAX_MESSAGE:  # the ending is kept: it is how the denial is looked up
+        message = message[: _MAX_MESSAGE - len(ending) - 4] + f"... {ending}"
     detail = {
         "decision_id": decision.id,
         "outcome": decision.outcome.value,
@@ -53,6 +57,8 @@ def denial(decision: Decision) -> RegistryError:
         "policy_version": decision.policy_version,
         "reasons": decision.reasons_as_dicts(),
     }
+    if console:
+        detail["decision_url"] = f"{console}{decision.id}"
     headers = {"Retry-After": "30"} if decision.outcome is Outcome.PENDING else None
     return RegistryError(ErrorCode.DENIED, message, detail=detail, headers=headers)
 

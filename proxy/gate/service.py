@@ -74,9 +74,11 @@ class Gate:
         settings: GateSettings,
         signatures: SignatureCheck,
         vulnerabilities: VulnerabilityCheck | None = None,
+        console: str | None = None,  # the console's decision URL less the id: denials link to it
     ) -> None:
         self.mirror = mirror
         self.signatures = signatures
+        self._console = console
         self._vulnerabilities = vulnerabilities
         self._meta = meta
         self._repositories = repositories
@@ -99,7 +101,7 @@ class Gate:
         decision = await self.decide(key, cached, tag)
         await self._audit.record(_audit_record(key, served.digest, tag, decision, client))
         if not decision.outcome.serves:
-            raise denial(decision)
+            raise denial(decision, self._console)
         return GatedManifest(served, decision)
 
     async def decide(self, key: RepoKey, manifest: CachedManifest, tag: str | None) -> Decision:

@@ -106,3 +106,27 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
         },
     )
     assert "hunter2" not in repr(inline) and "hunter2" not in inline.model_dump_json()
+
+
+def test_console_follows_the_admin_api_and_needs_it() -> None:
+    assert load_settings(None, {}).console_enabled
+    off = load_settings(None, {"PULLGATE_ADMIN__ENABLED": "false"})
+    assert not off.console_enabled and off.decision_url_base is None
+    assert not load_settings(None, {"PULLGATE_UI__ENABLED": "false"}).console_enabled
+    with pytest.raises(ConfigError) as refused:
+        load_settings(None, {"PULLGATE_ADMIN__ENABLED": "false", "PULLGATE_UI__ENABLED": "true"})
+    assert any("built on the admin API" in p for p in refused.value.problems)
+
+
+def test_console_public_url_makes_decision_links() -> None:
+    settings = load_settings(None, {"PULLGATE_UI__PUBLIC_URL": "https://pullgate.example.com/"})
+    assert settings.decision_url_base == "https://pullgate.example.com/ui/#/decisions/"
+    assert load_settings(None, {}).decision_url_base is None
+    hidden = load_settings(
+        None, {"PULLGATE_UI__PUBLIC_URL": "https://pullgate.example.com", "PULLGATE_UI__ENABLED": "false"}
+    )
+    assert hidden.decision_url_base is None  # no console, no link to it
+    for bad in ("pullgate.example.com", "ftp://x", "https://u:p@x", "https://x/?q=1", "https://x/#f"):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(None, {"PULLGATE_UI__PUBLIC_URL": bad})
+        assert refused.value.problems[0].startswith("ui.public_url"), bad
