@@ -286,14 +286,18 @@ class AuditEvent(Base):
 
 
 class ApiToken(Base):
-    """An admin API bearer token; only its SHA-256 is stored."""
+    """An admin API bearer token; only a hash of it is stored (see `db.token_queries`)."""
 
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # admin | auditor
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Legacy tokens (before revision 0006): SHA-256 hex, looked up by this unique index.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Current tokens: scrypt hash with its salt and parameters; the token carries its id.
+    secret_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

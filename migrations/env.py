@@ -19,7 +19,7 @@ from alembic import context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 
-from db import scan_models, secret_models, vulndb_models  # noqa: F401  (register their tables on the metadata)
+from db import auth_models, scan_models, secret_models, vulndb_models  # noqa: F401  (register their tables on the metadata)
 from db.migrate import DEFAULT_URL
 from db.models import Base
 from db.session import create_engine

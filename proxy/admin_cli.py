@@ -13,14 +13,18 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from db.audit_queries import NewAuditEvent
 from db.session import create_engine, session_factory
 from db.signing_queries import MaterialNotFound
 from db.token_queries import TokenRole
+from proxy.config_values import PositiveDuration
+from proxy.gate.auth.assembly import secret_hasher
 from proxy.gate.stores import Stores
 from proxy.policy.document import PolicyDocument, parse_policy_document
 from proxy.policy.errors import PolicyError
@@ -28,7 +32,7 @@ from proxy.settings import Settings
 from proxy.signatures.errors import TrustMaterialError
 from proxy.signatures.trust import MaterialKind, parse_material
 
-__all__ = ["add_admin_commands", "run_admin_command"]
+__all__ = ["add_admin_commands", "audit", "parse_duration", "run_admin_command", "with_stores"]
 
 
 def add_admin_commands(commands: Any, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -38,6 +42,9 @@ def add_admin_commands(commands: Any, config_option: Callable[[argparse.Argument
     create = token.add_parser("create", help="create a token and print it once")
     create.add_argument("--role", choices=[r.value for r in TokenRole], required=True)
     create.add_argument("--name", default=None, help="what the token is for (default: user@cli)")
+    create.add_argument(
+        "--expires-in", type=parse_duration, default=None, help="e.g. 90d, 12h (default: never expires)"
+    )
     revoke = token.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id")
     listing = token.add_parser("list", help="list tokens (never their secrets)")
@@ -78,22 +85,30 @@ def run_admin_command(settings: Settings, args: argparse.Namespace) -> int:
     }
     sub = {"token": "token_command", "policy": "policy_command", "trust": "trust_command"}[args.command]
     sub = getattr(args, sub)
-    return asyncio.run(_with_stores(settings, lambda stores: handlers[(args.command, sub)](stores, args)))
+    return asyncio.run(with_stores(settings, lambda stores: handlers[(args.command, sub)](stores, args)))
 
 
-async def _with_stores(settings: Settings, action: Callable[[Stores], Awaitable[int]]) -> int:
+async def with_stores(settings: Settings, action: Callable[[Stores], Awaitable[int]]) -> int:
     engine = create_engine(settings.database.url, pool_size=1)
     try:
-        return await action(Stores.over(session_factory(engine)))
+        return await action(Stores.over(session_factory(engine), hasher=secret_hasher(settings.auth)))
     finally:
         await engine.dispose()
+
+
+def parse_duration(text: str) -> float:
+    """An argparse type: 90d, 12h, 30m, 3600 (seconds)."""
+    try:
+        return float(TypeAdapter(PositiveDuration).validate_python(text))
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (examples: 90d, 12h, 30m)") from exc
 
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-async def _audit(stores: Stores, action: str, detail: dict[str, Any]) -> None:
+async def audit(stores: Stores, action: str, detail: dict[str, Any]) -> None:
     event = NewAuditEvent(
         created_at=datetime.now(UTC), kind="admin", identity=_actor(), detail={"action": action, **detail}
     )
@@ -102,11 +117,16 @@ async def _audit(stores: Stores, action: str, detail: dict[str, Any]) -> None:
 
 async def _token_create(stores: Stores, args: argparse.Namespace) -> int:
     name = args.name or f"{getpass.getuser()}@cli"
-    token_id, plaintext = await stores.tokens.create_token(name, TokenRole(args.role))
-    await _audit(stores, "token.create", {"token_id": token_id, "name": name, "role": args.role})
+    expires_at = datetime.now(UTC) + timedelta(seconds=args.expires_in) if args.expires_in else None
+    token_id, plaintext = await stores.tokens.create_token(name, TokenRole(args.role), expires_at=expires_at)
+    expiry = expires_at.isoformat() if expires_at else None
+    await audit(
+        stores, "token.create", {"token_id": token_id, "name": name, "role": args.role, "expires_at": expiry}
+    )
     print(plaintext)
+    until = f"expires {expires_at:%Y-%m-%d %H:%M}Z" if expires_at else "never expires"
     print(
-        f"token {token_id} ({args.role}, {name!r}) created; the secret above is shown only once",
+        f"token {token_id} ({args.role}, {name!r}, {until}) created; the secret above is shown only once",
         file=sys.stderr,
     )
     return 0
@@ -116,15 +136,25 @@ async def _token_revoke(stores: Stores, args: argparse.Namespace) -> int:
     if not await stores.tokens.revoke(args.id):
         print(f"pullgate: no active token {args.id!r}", file=sys.stderr)
         return 1
-    await _audit(stores, "token.revoke", {"token_id": args.id})
+    await audit(stores, "token.revoke", {"token_id": args.id})
     print(f"token {args.id} revoked", file=sys.stderr)
     return 0
 
 
 async def _token_list(stores: Stores, args: argparse.Namespace) -> int:
+    at = datetime.now(UTC)
+    legacy = 0
     for token in await stores.tokens.list_tokens():
-        state = "revoked" if token.revoked_at else "active"
-        print(f"{token.id}  {token.role.value:8} {state:8} {token.name}")
+        state = "revoked" if token.revoked_at else "expired" if token.expired(at) else "active"
+        until = f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "never"
+        mark = "  (legacy: rotate)" if token.legacy and not token.revoked_at else ""
+        legacy += bool(mark)
+        print(f"{token.id}  {token.role.value:8} {state:8} expires {until:10}  {token.name}{mark}")
+    if legacy:
+        print(
+            f"{legacy} legacy token(s) are stored as unsalted SHA-256: create replacements and revoke them",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -141,7 +171,7 @@ async def _policy_apply(stores: Stores, args: argparse.Namespace) -> int:
     requirements = len(document.signature_requirements)
     if changed:
         detail = {"version": version, "rules": len(document.rules), "signature_requirements": requirements}
-        await _audit(stores, "policy.apply", {**detail, "file": str(args.file)})
+        await audit(stores, "policy.apply", {**detail, "file": str(args.file)})
     verb = "applied" if changed else "already in force"
     print(
         f"policy {verb}: version {version}, {len(document.rules)} rules, "
@@ -176,7 +206,7 @@ async def _trust_put(stores: Stores, args: argparse.Namespace) -> int:
         return 2
     stored, changed, version = await stores.signing.put_material(args.name, kind.value, content)
     if changed:
-        await _audit(
+        await audit(
             stores,
             "trust.put",
             {"name": args.name, "kind": kind.value, "sha256": stored.sha256, "policy_version": version},
@@ -200,6 +230,6 @@ async def _trust_delete(stores: Stores, args: argparse.Namespace) -> int:
     except MaterialNotFound as exc:
         print(f"pullgate: {exc}", file=sys.stderr)
         return 1
-    await _audit(stores, "trust.delete", {"name": args.name, "policy_version": version})
+    await audit(stores, "trust.delete", {"name": args.name, "policy_version": version})
     print(f"trust material {args.name!r} deleted, policy version {version}")
     return 0

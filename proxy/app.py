@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.admin_queries import AdminQueries
 from db.image_queries import ImageQueries
+from db.pull_keys import SigningKeyStore
 from db.queries import MetadataStore
 from db.session import create_engine, ping, read_only, session_factory
 from db.stats_queries import StatsQueries
 from proxy.api import admin as admin_api
-from proxy.api import middlewares, ops, registry, ui
+from proxy.api import middlewares, ops, pull_auth, registry, token_endpoint, ui
 from proxy.api.context import SERVICES, Services
 from proxy.api.routing import Router
 from proxy.api.scanner_registry import start_scanner_endpoint
@@ -35,6 +36,7 @@ from proxy.cache.repositories import RepositoryIds
 from proxy.cache.tags import TagResolver
 from proxy.gate.admin import AdminService
 from proxy.gate.audit import AuditWriter
+from proxy.gate.auth.assembly import failure_limiter, pull_authentication, secret_hasher
 from proxy.gate.credential_sync import CredentialSync
 from proxy.gate.credentials import CredentialKeeper
 from proxy.gate.policy_state import PolicyState
@@ -63,13 +65,16 @@ def build_app(settings: Settings) -> web.Application:
     # The admin API's middlewares run inside the registry's error renderer: they answer every
     # /api/v1 request (errors included) themselves and pass everything else through.
     admin_middlewares = admin_api.MIDDLEWARES if settings.admin.enabled else ()
+    pull_middlewares = (pull_auth.authenticate,) if settings.pull_auth.enabled else ()
     app = web.Application(
-        middlewares=[middlewares.access_log, middlewares.errors, *admin_middlewares],
+        middlewares=[middlewares.access_log, middlewares.errors, *pull_middlewares, *admin_middlewares],
         client_max_size=64 * 1024,
     )
     app.on_response_prepare.append(middlewares.stamp_request_id)
     app.add_routes(ops.routes)
     app.add_routes(registry.routes)
+    if settings.pull_auth.enabled:
+        app.add_routes(token_endpoint.routes)
     if settings.admin.enabled:
         admin_api.setup(app)
     if settings.console_enabled:
@@ -109,10 +114,15 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             settings=settings, store=store, meta=meta, upstreams=upstreams, access=access, metrics=metrics
         )
         stack.push_async_callback(mirror.blobs.close)
-        stores = Stores.over(session_factory(engine), reads)
+        stores = Stores.over(session_factory(engine), reads, secret_hasher(settings.auth))
         ring = settings.secrets.key_ring()
         credentials = CredentialSync(stores.credentials, ring, upstreams, settings.secrets.refresh_interval)
         await credentials.start()  # refuses to serve with stored credentials it cannot open
+        authenticator = None
+        if settings.pull_auth.enabled:
+            authenticator = await pull_authentication(
+                settings.pull_auth, settings.auth, stores.robots, SigningKeyStore(session_factory(engine))
+            )
         audit = AuditWriter(
             stores.audit.insert_events,
             queue_size=settings.gate.audit_queue_size,
@@ -151,6 +161,8 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             stores=stores,
             access_log=settings.log.access_log,
             evictor=evictor,
+            pull_auth=authenticator,
+            limiter=failure_limiter(settings.auth),  # per replica, in memory (docs/authentication.md)
             admin=AdminService(
                 gate=gate,
                 stores=stores,
@@ -164,6 +176,8 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
                 max_bytes=settings.cache.max_bytes,
                 credentials=(CredentialKeeper(stores.credentials, ring, upstreams), credentials),
                 scans=scans.service if scans else None,
+                credential_cache_ttl=settings.auth.cache_ttl,
+                robot_changed=authenticator.changed if authenticator else None,
             ),
         )
         # The audit writer stops last among the workers: it drains what the others queued.

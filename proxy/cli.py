@@ -1,4 +1,4 @@
-"""The `pullgate` command: serve, migrate, config check, token, policy, trust, vulndb, secrets, upstream, runtime-config."""
+"""The `pullgate` command: serve, migrate, config check, token, robot, policy, trust, vulndb, secrets, upstream, runtime-config."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from proxy.admin_cli import add_admin_commands, run_admin_command
 from proxy.app import build_app
 from proxy.gate.credential_sync import CredentialsUnusable
 from proxy.logs import configure_logging
+from proxy.robot_cli import add_robot_commands, run_robot_command
 from proxy.runtime_config import add_runtime_config_command, run_runtime_config
 from proxy.secrets import KeyRingError
 from proxy.secrets_cli import add_secrets_commands, generate_key_command, run_secrets_command
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "token": run_admin_command,
         "policy": run_admin_command,
         "trust": run_admin_command,
+        "robot": run_robot_command,
         "vulndb": run_vulndb_command,
         "secrets": run_secrets_command,
         "upstream": run_secrets_command,
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     _config_option(config_commands.add_parser("check", help="validate the configuration and print it"))
     add_admin_commands(commands, _config_option)
+    add_robot_commands(commands, _config_option)
     add_vulndb_commands(commands, _config_option)
     add_secrets_commands(commands, _config_option)
     add_runtime_config_command(commands, _config_option)

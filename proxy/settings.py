@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from proxy.auth_settings import AuthSettings, PullAuthSettings
 from proxy.config_values import Duration, PositiveDuration, Size
 from proxy.scan_settings import ScanningSettings
 from proxy.secrets_settings import SecretsSettings
@@ -199,6 +200,8 @@ class Settings(_Section):
     gate: GateSettings = GateSettings()
     admin: AdminSettings = AdminSettings()
     ui: UiSettings = UiSettings()
+    auth: AuthSettings = AuthSettings()
+    pull_auth: PullAuthSettings = PullAuthSettings()
     scanning: ScanningSettings = ScanningSettings()
     secrets: SecretsSettings = SecretsSettings()
     log: LogSettings = LogSettings()

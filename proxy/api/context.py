@@ -10,6 +10,8 @@ from aiohttp import web
 from proxy.api.routing import Router
 from proxy.cache.eviction import Evictor
 from proxy.gate.admin import AdminService
+from proxy.gate.auth.limiter import FailureLimiter
+from proxy.gate.auth.pull import PullAuth
 from proxy.gate.service import Gate
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
@@ -28,6 +30,8 @@ class Services:
     access_log: bool = True
     evictor: Evictor | None = None
     admin: AdminService | None = None  # the /api/v1 admin API's operations
+    pull_auth: PullAuth | None = None  # None: anonymous pulls (pull_auth.enabled is false)
+    limiter: FailureLimiter | None = None  # failed authentications per address, this replica
 
 
 SERVICES = web.AppKey("services", Services)

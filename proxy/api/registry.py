@@ -15,6 +15,7 @@ from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
 from proxy.api.context import ABORTED, BYTES_KIND, IDENTITY, ROUTE, SERVICES, UPSTREAM
+from proxy.api.pull_auth import authorize, require_principal
 from proxy.api.ranges import parse_range
 from proxy.api.routing import RegistryRequest
 from proxy.cache.blobs import BlobSource
@@ -38,6 +39,7 @@ routes = web.RouteTableDef()
 @routes.route("*", "/v2/")
 async def ping(request: web.Request) -> web.StreamResponse:
     _read_only(request)
+    require_principal(request)
     return web.json_response({}, headers=API_VERSION)
 
 
@@ -49,6 +51,7 @@ async def registry(request: web.Request) -> web.StreamResponse:
     target = services.router.route(tail, request.query.get("ns"))
     request[ROUTE] = target.endpoint
     request[UPSTREAM] = target.key.upstream
+    authorize(request, target.key)  # the routed repository, whichever way the client named it
     if target.endpoint == "manifests":
         return await _manifest(request, target)
     if target.endpoint == "blobs":

@@ -80,6 +80,21 @@ class Router:
         key = RepoKey(upstream.name, _normalise(upstream, upstream_name))
         return RegistryRequest(endpoint, key, raw_name, unquote(reference) if reference is not None else None)
 
+    def scope_key(self, name: str) -> RepoKey:
+        """The repository a token scope names: ``<upstream>/<repository>`` (how pullgate's own
+        challenges name it, which may carry a ``host:port``), or a name as a /v2 path spells
+        it (what skopeo and podman ask for), routed like that path without ``ns``."""
+        first, _, rest = name.partition("/")
+        upstream = self._by_label.get(first)
+        if upstream is not None and rest:
+            return RepoKey(upstream.name, _normalise(upstream, rest))
+        try:
+            parsed = RepositoryName.parse(name)
+        except InvalidNameError as exc:
+            raise RegistryError(ErrorCode.NAME_INVALID, str(exc)) from exc
+        upstream, upstream_name = self._select(parsed, None)
+        return RepoKey(upstream.name, _normalise(upstream, upstream_name))
+
     def _select(self, name: RepositoryName, ns: str | None) -> tuple[UpstreamSettings, str]:
         if ns is not None:
             try:

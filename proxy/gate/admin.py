@@ -12,7 +12,7 @@ re-exported from here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from db.admin_queries import AdminQueries, CachedImageRow, LatestDecision, ObjectTotals, StoredObjectRow
@@ -37,6 +37,7 @@ from proxy.gate.manage.images import ImageDetail, ImagesAdmin
 from proxy.gate.manage.inspect import InspectAdmin, SignatureState, Vulnerabilities, Waiver
 from proxy.gate.manage.paging import Page
 from proxy.gate.manage.quarantine import QuarantineAdmin, QueueEntry, Reviewed
+from proxy.gate.manage.robots import RobotRow, RobotsAdmin
 from proxy.gate.manage.rules import PolicyChange, PolicyExport, RulesAdmin
 from proxy.gate.manage.scans import ScansAdmin, ScanStatus
 from proxy.gate.manage.stats import MAX_BUCKETS, Denials, PullSeries, StatsAdmin, TimeRange
@@ -85,6 +86,7 @@ __all__ = [
     "QueueEntry",
     "ReasonCount",
     "Reviewed",
+    "RobotRow",
     "ScanRow",
     "ScanStatus",
     "ScanSummary",
@@ -116,6 +118,8 @@ class AdminService:
         max_bytes: int | None,
         credentials: tuple[CredentialKeeper, CredentialSync],
         scans: ScanService | None = None,
+        credential_cache_ttl: float = 0.0,
+        robot_changed: Callable[[RobotRow], None] | None = None,
     ) -> None:
         actions = ActionLog(stores.audit.insert_events)
         self.credentials = CredentialsAdmin(*credentials, actions)
@@ -128,7 +132,8 @@ class AdminService:
         self.stats = StatsAdmin(stats)
         self.inspect = InspectAdmin(gate, queries, image_queries, stores.scans)
         self.audit = AuditAdmin(stores.audit)
-        self.tokens = TokensAdmin(stores.tokens, actions)
+        self.tokens = TokensAdmin(stores.tokens, actions, cache_ttl=credential_cache_ttl)
+        self.robots = RobotsAdmin(stores.robots, actions, robot_changed)
         self.system = SystemAdmin(
             gate=gate,
             queries=queries,

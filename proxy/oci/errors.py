@@ -4,7 +4,8 @@ Every error a client sees is a `RegistryError` rendered by one middleware into t
 OCI error envelope: ``{"errors": [{"code", "message", "detail"}]}``.
 Codes follow the OCI distribution spec (section "Error Codes"); the two upstream codes are
 pullgate's own, as the spec allows, so that clients can tell a gateway failure from a
-missing image.
+missing image, and so is TOKEN_REQUEST_INVALID, which the token endpoint answers to a
+request it cannot read (the specification leaves that body to the implementation).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class ErrorCode(Enum):
     TAG_INVALID = _Code(400, "manifest tag did not match URI")
     UNAVAILABLE = _Code(503, "service unavailable")
     UNKNOWN = _Code(500, "unknown error")
+    TOKEN_REQUEST_INVALID = _Code(400, "invalid token request")
     UPSTREAM_ERROR = _Code(502, "the upstream registry failed")
     UPSTREAM_TIMEOUT = _Code(504, "the upstream registry did not answer in time")
 

@@ -128,6 +128,9 @@ def make_pullgate(app_database: str, aiohttp_server: Any, tmp_path: Path) -> Mak
                 "log": {"access_log": False},
                 # Tests build hundreds of apps in one process: freezing would keep their garbage.
                 "server": {"gc_freeze": False},
+                # The cheapest scrypt allowed: every admin test makes tokens; the default
+                # parameters are tested where they matter (tests/unit/test_credential_hash.py).
+                "auth": {"kdf": {"log2_n": 10}},
             },
             overrides,
         )

@@ -18,6 +18,7 @@ from proxy.api.admin import (
     inspect,
     policy,
     quarantine,
+    robots,
     rules,
     scans,
     stats,
@@ -48,6 +49,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *inspect.OPERATIONS,
     *stats.OPERATIONS,
     *whoami.OPERATIONS,
+    *robots.OPERATIONS,
     Operation(
         "GET",
         "/openapi.json",

@@ -1,20 +1,24 @@
 """Bearer-token authentication and roles for the admin API.
 
 Every /api/v1 request but the OpenAPI document needs `Authorization: Bearer pgt_...`; the
-token is looked up (hashed) by the admin service. `admin` tokens may do anything, `auditor`
-tokens only read (GET). Without a usable token the answer is 401 with a challenge
-(RFC 6750 §3); an auditor trying to change something gets 403.
+token is verified (scrypt, then cached briefly) by the admin service. `admin` tokens may do
+anything, `auditor` tokens only read (GET). Without a usable token the answer is 401 with a
+challenge (RFC 6750 §3), "expired" for a token past its expiry; an auditor trying to change
+something gets 403. A presented token that fails counts against the client's address in
+the failure limiter: past its limit, 429 before the token is even looked at.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy.api.admin.errors import PREFIX, ApiError, Code, is_admin_path
 from proxy.api.admin.http import admin
-from proxy.api.context import IDENTITY
-from proxy.gate.admin import Actor, TokenRole
+from proxy.api.context import IDENTITY, SERVICES
+from proxy.gate.admin import Actor, TokenInfo, TokenRole
 
 __all__ = ["ACTOR", "PUBLIC_PATHS", "actor", "authenticate"]
 
@@ -30,20 +34,14 @@ _CHALLENGE = 'Bearer realm="pullgate"'
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not is_admin_path(request.path) or request.path in PUBLIC_PATHS:
         return await handler(request)
-    token = _bearer(request.headers.get("Authorization", ""))
-    if token is None:
+    header = request.headers.get("Authorization")
+    if header is None:
         raise ApiError(
             Code.UNAUTHORIZED,
             "authentication required: send Authorization: Bearer <token> (pullgate token create)",
             headers={"WWW-Authenticate": _CHALLENGE},
         )
-    info = await admin(request).tokens.authenticate(token)
-    if info is None:
-        raise ApiError(
-            Code.UNAUTHORIZED,
-            "the token is unknown or revoked",
-            headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
-        )
+    info = await _verified(request, header)
     read_only = request.method in READ_METHODS or (
         request.method == "POST" and request.path in READ_ONLY_POSTS
     )
@@ -59,6 +57,35 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     request[ACTOR] = who
     request[IDENTITY] = who.identity
     return await handler(request)
+
+
+async def _verified(request: web.Request, header: str) -> TokenInfo:
+    """The live token the header presents; every failure counts against the client's address."""
+    limiter = request.app[SERVICES].limiter
+    if limiter is not None:
+        wait = limiter.retry_after(request.remote)
+        if wait is not None:  # refused before the token is even looked at
+            raise ApiError(
+                Code.TOO_MANY_REQUESTS,
+                f"too many failed authentications from this address; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+    token = _bearer(header)
+    info = await admin(request).tokens.authenticate(token) if token is not None else None
+    problem = None
+    if token is None:
+        problem = "send Authorization: Bearer <token> (pullgate token create)"
+    elif info is None:
+        problem = "the token is unknown or revoked"
+    elif info.expired(datetime.now(UTC)):
+        problem = f"the token expired at {info.expires_at:%Y-%m-%dT%H:%M:%SZ}; create a new one"
+    if problem is None and info is not None:
+        return info
+    if limiter is not None:
+        limiter.failed(request.remote)
+    raise ApiError(
+        Code.UNAUTHORIZED, problem or "", headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'}
+    )
 
 
 def actor(request: web.Request) -> Actor:

@@ -51,6 +51,7 @@ class Code(Enum):
     UNSUPPORTED_MEDIA_TYPE = _Entry(415, "unsupported_media_type")
     INVALID_FIELD = _Entry(422, "invalid_field")
     PRECONDITION_REQUIRED = _Entry(428, "precondition_required")
+    TOO_MANY_REQUESTS = _Entry(429, "too_many_requests")  # failed authentications from this address
     UPSTREAM_RATE_LIMITED = _Entry(429, "upstream_rate_limited")
     INTERNAL = _Entry(500, "internal")
     UPSTREAM_ERROR = _Entry(502, "upstream_error")

@@ -169,7 +169,7 @@ def _responses(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
 def _error_statuses(op: Operation) -> list[int]:
     statuses = set(op.errors)
     if not op.public:
-        statuses.add(401)
+        statuses |= {401, 429}  # 429: too many failed authentications from the address
     if op.writes:
         statuses.add(403)
     if op.body is not None:

@@ -71,8 +71,13 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     body = await json_body(request, TokenBody)
-    token_id, plaintext = await admin(request).tokens.create(actor(request), body.name, body.role)
-    return reply(TokenCreatedView(id=token_id, name=body.name, role=body.role, token=plaintext), 201)
+    token_id, plaintext = await admin(request).tokens.create(
+        actor(request), body.name, body.role, body.expires_at
+    )
+    created = TokenCreatedView(
+        id=token_id, name=body.name, role=body.role, expires_at=body.expires_at, token=plaintext
+    )
+    return reply(created, 201)
 
 
 async def revoke_token(request: web.Request) -> web.Response:
@@ -121,7 +126,7 @@ OPERATIONS = (
         "POST",
         "/tokens",
         create_token,
-        "Create a token; its secret is in this response only",
+        "Create a token, optionally expiring; its secret is in this response only",
         "tokens",
         {201: Reply("the token and its secret", TokenCreatedView)},
         body=TokenBody,

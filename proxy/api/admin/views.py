@@ -252,14 +252,17 @@ class TokenView(View):
     name: str
     role: TokenRole
     created_at: datetime
+    expires_at: datetime | None = Field(description="null: never expires")
     last_used_at: datetime | None
     revoked_at: datetime | None
+    legacy: bool = Field(description="made before pullgate hashed tokens with scrypt: rotate it")
 
 
 class TokenCreatedView(View):
     id: str
     name: str
     role: TokenRole
+    expires_at: datetime | None
     token: str = Field(description="the secret; shown only in this response")
 
 

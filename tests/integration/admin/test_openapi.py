@@ -77,6 +77,12 @@ async def test_every_operation_answers_as_documented(make_world: MakeWorld, tmp_
     await api.get("/tokens")
     token = (await api.post("/tokens", {"name": "temp", "role": "auditor"})).json
     await api.delete(f"/tokens/{token['id']}")
+    await api.get("/robots")
+    scopes = [{"registry": "*", "repository": "team/**"}]
+    await api.post("/robots", {"name": "ci", "owner": "platform", "scopes": scopes})
+    await api.get("/robots/ci")
+    await api.post("/robots/ci/secret", None)
+    await api.delete("/robots/ci")
     key = {"kind": "public_key", "content": public_pem(generate_key())}
     await api.put("/trust/ci-key", key)
     await api.put("/trust/ci-key", key)  # unchanged: 200

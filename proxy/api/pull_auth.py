@@ -1,0 +1,167 @@
+"""Pull-side authentication on /v2: who the client is (middleware), and whether it may pull
+the repository a request routes to (`authorize`, called by the handlers once they have
+routed: scopes are checked against the routed registry and repository, never the raw path).
+
+Unauthenticated requests are answered 401 ``UNAUTHORIZED`` with the challenge of
+distribution's token specification,
+``WWW-Authenticate: Bearer realm="<token endpoint>",service="<service>",scope="repository:<upstream>/<repository>:pull"``,
+naming the repository canonically (``?ns=`` requests carry no registry in their path, and
+containerd asks for the challenge's scope). A robot without a scope for the repository gets
+403 ``DENIED`` naming both. Credentials that do not verify are 401 too, and count against
+the client's address: past the limit, 429 ``TOOMANYREQUESTS`` with ``Retry-After``, before
+the credentials are looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from proxy.api.context import IDENTITY, SERVICES
+from proxy.cache.keys import RepoKey
+from proxy.gate.auth.pull import Access, AuthFailure, Principal, PullAuth
+from proxy.gate.auth.scopes import canonical_name
+from proxy.oci.errors import ErrorCode, RegistryError
+
+__all__ = [
+    "PRINCIPAL",
+    "TOKEN_PATH",
+    "authenticate",
+    "authorize",
+    "basic_credentials",
+    "challenge",
+    "checked",
+    "require_principal",
+]
+
+PRINCIPAL = web.RequestKey("pull_principal", Principal)
+TOKEN_PATH = "/auth/token"  # noqa: S105 - a URL path, not a secret
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def _pull_auth(request: web.Request) -> PullAuth | None:
+    return request.app[SERVICES].pull_auth
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    auth = _pull_auth(request)
+    if auth is None or not (request.path == "/v2" or request.path.startswith("/v2/")):
+        return await handler(request)
+    header = request.headers.get("Authorization")
+    if header is not None:
+        principal = await checked(request, auth, lambda: _principal(auth, header))
+        request[PRINCIPAL] = principal
+        if principal.identity is not None:
+            request[IDENTITY] = principal.identity
+    return await handler(request)
+
+
+async def checked(
+    request: web.Request, auth: PullAuth, verify: Callable[[], Awaitable[Principal]]
+) -> Principal:
+    """Run `verify` under the failure limiter; failures answer 401."""
+    limiter = request.app[SERVICES].limiter
+    if limiter is not None:
+        wait = limiter.retry_after(request.remote)
+        if wait is not None:
+            raise RegistryError(
+                ErrorCode.TOOMANYREQUESTS,
+                f"too many failed authentications from this address; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+    try:
+        return await verify()
+    except AuthFailure as exc:
+        if exc.counts and limiter is not None:
+            limiter.failed(request.remote)
+        raise RegistryError(
+            ErrorCode.UNAUTHORIZED, exc.message, headers=challenge(request, auth, error="invalid_token")
+        ) from exc
+
+
+async def _principal(auth: PullAuth, header: str) -> Principal:
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() == "basic":
+        name, secret = basic_credentials(credentials)
+        return await auth.basic(name, secret)
+    if scheme.lower() == "bearer" and credentials.strip():
+        return await auth.bearer(credentials.strip())
+    raise AuthFailure(f"unsupported Authorization header: send Basic robot credentials or a Bearer token from {TOKEN_PATH}")
+
+
+def basic_credentials(encoded: str) -> tuple[str, str]:
+    """(name, secret) of a Basic header's credentials (RFC 7617); AuthFailure if malformed."""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError) as exc:
+        raise AuthFailure("malformed Basic credentials: not base64 of UTF-8 text") from exc
+    name, sep, secret = decoded.partition(":")
+    if not sep or not name or not secret:
+        raise AuthFailure("malformed Basic credentials: expected robot-name:secret")
+    return name, secret
+
+
+def authorize(request: web.Request, key: RepoKey) -> None:
+    """Refuse unless the request's principal (or anyone) may pull `key`."""
+    auth = _pull_auth(request)
+    if auth is None:
+        return
+    principal = request.get(PRINCIPAL)
+    access = auth.access(principal, key)
+    if access is Access.ALLOW:
+        return
+    if access is Access.CHALLENGE:
+        who = "this token does not grant" if principal is not None else "authentication required to"
+        raise RegistryError(
+            ErrorCode.UNAUTHORIZED,
+            f"{who} pull {key}: authenticate as a robot account with a scope for it (Basic, or a token from {TOKEN_PATH})",
+            headers=challenge(request, auth, key, error="insufficient_scope" if principal else None),
+        )
+    assert principal is not None
+    raise RegistryError(
+        ErrorCode.DENIED,
+        f"robot {principal.robot!r} may not pull {key}: none of its scopes covers this repository",
+        detail={"robot": principal.robot, "registry": key.upstream, "repository": str(key.name)},
+    )
+
+
+def require_principal(request: web.Request) -> None:
+    """The /v2/ ping: 200 for any valid credential, else the challenge (no scope)."""
+    auth = _pull_auth(request)
+    if auth is not None and PRINCIPAL not in request:
+        raise RegistryError(
+            ErrorCode.UNAUTHORIZED,
+            "authentication required: pullgate serves pulls to robot accounts",
+            headers=challenge(request, auth),
+        )
+
+
+def challenge(
+    request: web.Request, auth: PullAuth, key: RepoKey | None = None, *, error: str | None = None
+) -> dict[str, str]:
+    params = [f'realm="{_realm(request, auth)}"', f'service="{auth.settings.service}"']
+    if key is not None:
+        params.append(f'scope="repository:{canonical_name(key)}:pull"')
+    if error is not None:
+        params.append(f'error="{error}"')
+    return {"WWW-Authenticate": "Bearer " + ",".join(params)}
+
+
+def _realm(request: web.Request, auth: PullAuth) -> str:
+    if auth.settings.realm is not None:
+        return auth.settings.realm
+    host = request.host
+    if not _HOST.fullmatch(host):  # never echo a Host that could break out of the quotes
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        host = f"{_bracketed(sockname[0])}:{sockname[1]}" if sockname else "localhost"
+    return f"{request.scheme}://{host}{TOKEN_PATH}"
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
