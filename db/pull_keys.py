@@ -48,9 +48,7 @@ class SigningKeyStore:
         if found is not None:
             return found
         secret = secrets.token_bytes(32)
-        record = PullTokenKeyRecord(
-            id=_ROW, kid=secrets.token_hex(8), secret=_b64(secret), created_at=now()
-        )
+        record = PullTokenKeyRecord(id=_ROW, kid=secrets.token_hex(8), secret=_b64(secret), created_at=now())
         try:
             async with self._sessions.begin() as session:
                 session.add(record)
@@ -65,7 +63,9 @@ class SigningKeyStore:
             record = await session.get(PullTokenKeyRecord, _ROW)
         if record is None:
             return None
-        return SigningKey(record.kid, base64.urlsafe_b64decode(record.secret + "=" * (-len(record.secret) % 4)))
+        return SigningKey(
+            record.kid, base64.urlsafe_b64decode(record.secret + "=" * (-len(record.secret) % 4))
+        )
 
 
 def _b64(data: bytes) -> str:

@@ -112,7 +112,9 @@ class PullAuthSettings(_Section):
         except OSError as exc:
             raise ValueError(f"signing_key_file {value}: {exc.strerror}") from exc
         if size < MIN_SIGNING_KEY_BYTES:
-            raise ValueError(f"signing_key_file {value} holds {size} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed")
+            raise ValueError(
+                f"signing_key_file {value} holds {size} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed"
+            )
         return value
 
     def signing_key(self) -> bytes | None:

@@ -45,7 +45,9 @@ def add_robot_commands(commands: Any, config_option: Callable[[argparse.Argument
     listing = robot.add_parser("list", help="list robots (never their secrets)")
     revoke = robot.add_parser("revoke", help="revoke a robot: its secret and tokens stop working")
     revoke.add_argument("name")
-    rotate = robot.add_parser("rotate", help="give a robot a new secret (printed once); the old one stops working")
+    rotate = robot.add_parser(
+        "rotate", help="give a robot a new secret (printed once); the old one stops working"
+    )
     rotate.add_argument("name")
     for sub in (create, listing, revoke, rotate):
         config_option(sub)
@@ -81,7 +83,10 @@ async def _create(stores: Stores, args: argparse.Namespace) -> int:
     detail = {"robot": row.name, "robot_id": row.id, "owner": owner, "scopes": scopes, "expires_at": expiry}
     await audit(stores, "robot.create", detail)
     print(secret)
-    print(f"robot {row.name!r} created; log in as {row.name} with the secret above (shown only once)", file=sys.stderr)
+    print(
+        f"robot {row.name!r} created; log in as {row.name} with the secret above (shown only once)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -89,7 +94,9 @@ async def _list(stores: Stores, args: argparse.Namespace) -> int:
     at = datetime.now(UTC)
     for row in await stores.robots.list_robots():
         scopes = " ".join(f"{s['registry']}:{s['repository']}" for s in row.scopes)
-        print(f"{row.name:24} {_state(row, at):8} owner={row.owner} {_until(row)} used={_used(row)}  {scopes}")
+        print(
+            f"{row.name:24} {_state(row, at):8} owner={row.owner} {_until(row)} used={_used(row)}  {scopes}"
+        )
     return 0
 
 
@@ -125,5 +132,8 @@ async def _rotate(stores: Stores, args: argparse.Namespace) -> int:
         stores, "robot.rotate", {"robot": row.name, "robot_id": row.id, "secret_version": row.secret_version}
     )
     print(secret)
-    print(f"robot {row.name!r} has a new secret (above, shown only once); the old one no longer works", file=sys.stderr)
+    print(
+        f"robot {row.name!r} has a new secret (above, shown only once); the old one no longer works",
+        file=sys.stderr,
+    )
     return 0

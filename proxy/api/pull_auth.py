@@ -4,9 +4,9 @@ routed: scopes are checked against the routed registry and repository, never the
 
 Unauthenticated requests are answered 401 ``UNAUTHORIZED`` with the challenge of
 distribution's token specification,
-``WWW-Authenticate: Bearer realm="<token endpoint>",service="<service>",scope="repository:<upstream>/<repository>:pull"``,
-naming the repository canonically (``?ns=`` requests carry no registry in their path, and
-containerd asks for the challenge's scope). A robot without a scope for the repository gets
+``WWW-Authenticate: Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull"``
+(the name as the client spelled it; ``?ns=`` requests, whose path names no registry, get
+the canonical ``<upstream>/<repository>``). A robot without a scope for the repository gets
 403 ``DENIED`` naming both. Credentials that do not verify are 401 too, and count against
 the client's address: past the limit, 429 ``TOOMANYREQUESTS`` with ``Retry-After``, before
 the credentials are looked at.
@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy.api.context import IDENTITY, SERVICES
-from proxy.cache.keys import RepoKey
+from proxy.api.routing import RegistryRequest
 from proxy.gate.auth.pull import Access, AuthFailure, Principal, PullAuth
 from proxy.gate.auth.scopes import canonical_name
 from proxy.oci.errors import ErrorCode, RegistryError
@@ -92,7 +92,9 @@ async def _principal(auth: PullAuth, header: str) -> Principal:
         return await auth.basic(name, secret)
     if scheme.lower() == "bearer" and credentials.strip():
         return await auth.bearer(credentials.strip())
-    raise AuthFailure(f"unsupported Authorization header: send Basic robot credentials or a Bearer token from {TOKEN_PATH}")
+    raise AuthFailure(
+        f"unsupported Authorization header: send Basic robot credentials or a Bearer token from {TOKEN_PATH}"
+    )
 
 
 def basic_credentials(encoded: str) -> tuple[str, str]:
@@ -107,21 +109,29 @@ def basic_credentials(encoded: str) -> tuple[str, str]:
     return name, secret
 
 
-def authorize(request: web.Request, key: RepoKey) -> None:
-    """Refuse unless the request's principal (or anyone) may pull `key`."""
+def authorize(request: web.Request, target: RegistryRequest) -> None:
+    """Refuse unless the request's principal (or anyone) may pull the routed repository."""
     auth = _pull_auth(request)
     if auth is None:
         return
+    key = target.key
     principal = request.get(PRINCIPAL)
     access = auth.access(principal, key)
     if access is Access.ALLOW:
         return
     if access is Access.CHALLENGE:
-        who = "this token does not grant" if principal is not None else "authentication required to"
+        robot = principal.robot if principal is not None else None
+        why = (
+            f"this token does not grant pull {key}; ask {TOKEN_PATH} for one with this scope"
+            if robot is not None
+            else f"authentication required to pull {key}: authenticate as a robot account with a scope for it "
+            f"(Basic, or a token from {TOKEN_PATH})"
+        )
+        error = "insufficient_scope" if principal is not None else None
         raise RegistryError(
             ErrorCode.UNAUTHORIZED,
-            f"{who} pull {key}: authenticate as a robot account with a scope for it (Basic, or a token from {TOKEN_PATH})",
-            headers=challenge(request, auth, key, error="insufficient_scope" if principal else None),
+            why,
+            headers=challenge(request, auth, _scope_name(request, target), error=error),
         )
     assert principal is not None
     raise RegistryError(
@@ -129,6 +139,14 @@ def authorize(request: web.Request, key: RepoKey) -> None:
         f"robot {principal.robot!r} may not pull {key}: none of its scopes covers this repository",
         detail={"robot": principal.robot, "registry": key.upstream, "repository": str(key.name)},
     )
+
+
+def _scope_name(request: web.Request, target: RegistryRequest) -> str:
+    # The name as the client spelled it routes back to the same repository (Router.scope_key),
+    # and is what skopeo and podman can parse (they split scopes at every colon). A ?ns=
+    # request's path names no registry: there the canonical <upstream>/<repository>, which
+    # may hold a port; containerd, the one client sending ns, passes scopes on unparsed.
+    return canonical_name(target.key) if "ns" in request.query else target.display_name
 
 
 def require_principal(request: web.Request) -> None:
@@ -143,11 +161,11 @@ def require_principal(request: web.Request) -> None:
 
 
 def challenge(
-    request: web.Request, auth: PullAuth, key: RepoKey | None = None, *, error: str | None = None
+    request: web.Request, auth: PullAuth, scope_name: str | None = None, *, error: str | None = None
 ) -> dict[str, str]:
     params = [f'realm="{_realm(request, auth)}"', f'service="{auth.settings.service}"']
-    if key is not None:
-        params.append(f'scope="repository:{canonical_name(key)}:pull"')
+    if scope_name is not None:
+        params.append(f'scope="repository:{scope_name}:pull"')
     if error is not None:
         params.append(f'error="{error}"')
     return {"WWW-Authenticate": "Bearer " + ",".join(params)}

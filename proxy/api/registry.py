@@ -51,7 +51,7 @@ async def registry(request: web.Request) -> web.StreamResponse:
     target = services.router.route(tail, request.query.get("ns"))
     request[ROUTE] = target.endpoint
     request[UPSTREAM] = target.key.upstream
-    authorize(request, target.key)  # the routed repository, whichever way the client named it
+    authorize(request, target)  # the routed repository, whichever way the client named it
     if target.endpoint == "manifests":
         return await _manifest(request, target)
     if target.endpoint == "blobs":

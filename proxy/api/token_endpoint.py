@@ -70,11 +70,15 @@ async def get_token(request: web.Request) -> web.Response:
 async def post_token(request: web.Request) -> web.Response:
     auth = _auth(request)
     if request.content_type != "application/x-www-form-urlencoded":
-        raise _bad(f"send the OAuth2 parameters as application/x-www-form-urlencoded, not {request.content_type}")
+        raise _bad(
+            f"send the OAuth2 parameters as application/x-www-form-urlencoded, not {request.content_type}"
+        )
     form = await request.post()
     grant = _single(form, "grant_type")
     if grant != "password":
-        raise _bad(f"grant_type {grant[:40]!r} is not supported: use password (pullgate issues no refresh tokens)")
+        raise _bad(
+            f"grant_type {grant[:40]!r} is not supported: use password (pullgate issues no refresh tokens)"
+        )
     _check_service(auth, _single(form, "service"))
     scopes = _scopes(_single(form, "scope", required=False, default="").split())
     username, password = _single(form, "username"), _single(form, "password")
@@ -82,14 +86,18 @@ async def post_token(request: web.Request) -> web.Response:
     routed = _routed(request, scopes)
     issued = auth.issue(principal, [key for _, key in routed])
     # OAuth2 answers the granted scopes, as they were asked for.
-    given = [f"repository:{scope.name}:pull" for scope, key in routed if canonical_name(key) in issued.granted]
+    given = [
+        f"repository:{scope.name}:pull" for scope, key in routed if canonical_name(key) in issued.granted
+    ]
     return _answer(issued, scope=" ".join(given))
 
 
 async def _basic(auth: PullAuth, header: str) -> Principal:
     scheme, _, credentials = header.strip().partition(" ")
     if scheme.lower() != "basic":
-        raise AuthFailure("the token endpoint takes Basic robot credentials (or none, for an anonymous token)")
+        raise AuthFailure(
+            "the token endpoint takes Basic robot credentials (or none, for an anonymous token)"
+        )
     name, secret = basic_credentials(credentials)
     return await auth.basic(name, secret)
 

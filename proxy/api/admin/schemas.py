@@ -135,4 +135,6 @@ class PurgeBody(_Strict):
 class TokenBody(_Strict):
     name: Name
     role: TokenRole
-    expires_at: AwareDatetime | None = Field(default=None, description="the token stops working here; null: never")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="the token stops working here; null: never"
+    )

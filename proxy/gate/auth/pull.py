@@ -135,7 +135,9 @@ class PullAuth:
         if state is None:
             raise AuthFailure("the token's robot does not exist", counts=False)
         if state.secret_version != claims.get("rsv"):
-            raise AuthFailure(f"robot {state.name!r} has a new secret since this token was issued", counts=False)
+            raise AuthFailure(
+                f"robot {state.name!r} has a new secret since this token was issued", counts=False
+            )
         self._check_standing(state)
         return Principal(state.name, grants, state.id, state.secret_version, state.expires_at, state.scopes)
 
@@ -170,9 +172,13 @@ class PullAuth:
 
     def _check_standing(self, state: RobotState) -> None:
         if state.revoked_at is not None:
-            raise AuthFailure(f"robot {state.name!r} was revoked at {state.revoked_at:%Y-%m-%dT%H:%M:%SZ}", counts=False)
+            raise AuthFailure(
+                f"robot {state.name!r} was revoked at {state.revoked_at:%Y-%m-%dT%H:%M:%SZ}", counts=False
+            )
         if state.expires_at is not None and state.expires_at.timestamp() <= self._clock():
-            raise AuthFailure(f"robot {state.name!r} expired at {state.expires_at:%Y-%m-%dT%H:%M:%SZ}", counts=False)
+            raise AuthFailure(
+                f"robot {state.name!r} expired at {state.expires_at:%Y-%m-%dT%H:%M:%SZ}", counts=False
+            )
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         # The signature is ours, so these fail only for a token of another configuration

@@ -52,7 +52,12 @@ class RepositoryScope:
     def of(cls, registry: str, repository: str) -> RepositoryScope:
         """Compiled; raises PolicyError (a ValueError) naming the bad glob."""
         registry_glob = compile_registry_glob(registry, "scope.registry")
-        return cls(registry_glob.pattern, repository, registry_glob, compile_repository_glob(repository, "scope.repository"))
+        return cls(
+            registry_glob.pattern,
+            repository,
+            registry_glob,
+            compile_repository_glob(repository, "scope.repository"),
+        )
 
     @classmethod
     def parse(cls, spec: Mapping[str, str]) -> RepositoryScope:

@@ -41,7 +41,7 @@ async def test_only_a_scrypt_hash_is_stored(engine: AsyncEngine) -> None:
     assert hashlib.sha256(plaintext.encode()).hexdigest() not in row.secret_hash
     assert verify_secret(plaintext, row.secret_hash)
     secret = plaintext.rsplit("_", 1)[1]
-    assert not any(secret in str(getattr(row, column)) for column in ApiToken.__table__.columns.keys())
+    assert not any(secret in str(getattr(row, column)) for column in ApiToken.__table__.columns)
 
 
 async def test_a_token_authenticates_as_its_role(store: TokenStore) -> None:
@@ -56,7 +56,7 @@ async def test_a_token_authenticates_as_its_role(store: TokenStore) -> None:
 
 
 async def test_a_token_with_a_wrong_secret_or_an_unknown_id_is_refused(store: TokenStore) -> None:
-    token_id, plaintext = await store.create_token("ops", TokenRole.ADMIN)
+    _token_id, plaintext = await store.create_token("ops", TokenRole.ADMIN)
     body = plaintext.removeprefix("pgt_")
     flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
     assert await store.authenticate("pgt_" + flipped) is None
@@ -113,7 +113,9 @@ async def test_a_hash_made_with_weaker_parameters_is_replaced_on_use(engine: Asy
     assert await stronger.authenticate(plaintext) is not None
 
 
-async def test_a_legacy_sha256_token_still_authenticates_and_is_marked(engine: AsyncEngine, store: TokenStore) -> None:
+async def test_a_legacy_sha256_token_still_authenticates_and_is_marked(
+    engine: AsyncEngine, store: TokenStore
+) -> None:
     # A token as pullgate made them before revision 0006: 43 random characters, SHA-256 stored.
     legacy = "pgt_" + "x" * 20 + "_" + "Y" * 22
     values = {
