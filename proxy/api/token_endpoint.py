@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from multidict import MultiMapping
 
-from proxy.api.context import SERVICES
+from proxy.api.context import ROUTE, SERVICES
 from proxy.api.pull_auth import TOKEN_PATH, basic_credentials, checked
 from proxy.cache.keys import RepoKey
 from proxy.gate.auth.pull import AuthFailure, IssuedToken, Principal, PullAuth
@@ -43,6 +43,7 @@ def _bad(message: str) -> RegistryError:
 
 
 def _auth(request: web.Request) -> PullAuth:
+    request[ROUTE] = "token"  # the request metrics' label
     auth = request.app[SERVICES].pull_auth
     if auth is None:  # the route is mounted only with pull auth: a wiring bug
         raise RegistryError(ErrorCode.UNAVAILABLE, "pull authentication is not enabled")
