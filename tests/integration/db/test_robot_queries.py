@@ -60,15 +60,15 @@ async def test_robots_verify_rotate_and_revoke(engine: AsyncEngine, store: Robot
     assert later.expired(T0) and [r.name for r in await store.list_robots()] == ["ci", "nodes"]
 
 
-async def test_every_replica_gets_the_same_signing_key(engine: AsyncEngine) -> None:
+async def test_replicas_share_one_signing_key_and_see_robot_changes_within_the_interval(
+    engine: AsyncEngine, store: RobotStore
+) -> None:
     stores = [SigningKeyStore(session_factory(engine)) for _ in range(4)]
     keys = await asyncio.gather(*(s.current() for s in stores))  # replicas starting together
     assert len({(k.kid, k.secret) for k in keys}) == 1 and len(keys[0].secret) == 32
     assert await SigningKeyStore(session_factory(engine)).current() == keys[0]
     assert keys[0].secret.hex() not in repr(keys[0])
 
-
-async def test_robot_states_see_changes_made_elsewhere_within_the_interval(store: RobotStore) -> None:
     clock = [100.0]
     states = RobotStates(store.list_robots, store.get_by_id, interval=5.0, clock=lambda: clock[0])
     row, _ = await store.create("ci", owner="platform", scopes=SCOPES)
