@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -38,6 +39,8 @@ __all__ = [
     "checked",
     "require_principal",
 ]
+
+log = logging.getLogger(__name__)
 
 PRINCIPAL = web.RequestKey("pull_principal", Principal)
 TOKEN_PATH = "/auth/token"  # noqa: S105 - a URL path, not a secret
@@ -66,10 +69,12 @@ async def checked(
     request: web.Request, auth: PullAuth, verify: Callable[[], Awaitable[Principal]]
 ) -> Principal:
     """Run `verify` under the failure limiter; failures answer 401."""
-    limiter = request.app[SERVICES].limiter
+    services = request.app[SERVICES]
+    limiter, surface = services.limiter, "token" if request.path == TOKEN_PATH else "pull"
     if limiter is not None:
         wait = limiter.retry_after(request.remote)
         if wait is not None:
+            services.metrics.auth_limited.labels(surface).inc()
             raise RegistryError(
                 ErrorCode.TOOMANYREQUESTS,
                 f"too many failed authentications from this address; retry in {wait} s",
@@ -80,6 +85,8 @@ async def checked(
     except AuthFailure as exc:
         if exc.counts and limiter is not None:
             limiter.failed(request.remote)
+        services.metrics.auth_failures.labels(surface).inc()
+        log.info("%s authentication failed from %s: %s", surface, request.remote, exc.message)
         raise RegistryError(
             ErrorCode.UNAUTHORIZED, exc.message, headers=challenge(request, auth, error="invalid_token")
         ) from exc

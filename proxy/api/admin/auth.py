@@ -10,6 +10,7 @@ the failure limiter: past its limit, 429 before the token is even looked at.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -21,6 +22,8 @@ from proxy.api.context import IDENTITY, SERVICES
 from proxy.gate.admin import Actor, TokenInfo, TokenRole
 
 __all__ = ["ACTOR", "PUBLIC_PATHS", "actor", "authenticate"]
+
+log = logging.getLogger(__name__)
 
 ACTOR = web.RequestKey("admin_actor", Actor)
 PUBLIC_PATHS = frozenset({f"{PREFIX}/openapi.json"})
@@ -61,30 +64,33 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 async def _verified(request: web.Request, header: str) -> TokenInfo:
     """The live token the header presents; every failure counts against the client's address."""
-    limiter = request.app[SERVICES].limiter
+    services = request.app[SERVICES]
+    limiter = services.limiter
     if limiter is not None:
         wait = limiter.retry_after(request.remote)
         if wait is not None:  # refused before the token is even looked at
+            services.metrics.auth_limited.labels("admin").inc()
             raise ApiError(
                 Code.TOO_MANY_REQUESTS,
                 f"too many failed authentications from this address; retry in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
     token = _bearer(header)
-    info = await admin(request).tokens.authenticate(token) if token is not None else None
-    problem = None
     if token is None:
         problem = "send Authorization: Bearer <token> (pullgate token create)"
-    elif info is None:
+    else:
+        info = await admin(request).tokens.authenticate(token)
+        if info is not None and not info.expired(datetime.now(UTC)):
+            return info
         problem = "the token is unknown or revoked"
-    elif info.expired(datetime.now(UTC)):
-        problem = f"the token expired at {info.expires_at:%Y-%m-%dT%H:%M:%SZ}; create a new one"
-    if problem is None and info is not None:
-        return info
+        if info is not None:
+            problem = f"the token expired at {info.expires_at:%Y-%m-%dT%H:%M:%SZ}; create a new one"
     if limiter is not None:
         limiter.failed(request.remote)
+    services.metrics.auth_failures.labels("admin").inc()
+    log.info("admin API authentication failed from %s: %s", request.remote, problem)
     raise ApiError(
-        Code.UNAUTHORIZED, problem or "", headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'}
+        Code.UNAUTHORIZED, problem, headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'}
     )
 
 

@@ -112,7 +112,7 @@ class PullAuth:
                 return cached
         row = await self._robots.verify(name, secret)
         if row is None:
-            raise AuthFailure(f"robot {name!r} is unknown or the secret is wrong")
+            raise AuthFailure(f"robot {name[:64]!r} is unknown or the secret is wrong")
         self._states.changed(row)
         self._check_standing(RobotState.of(row))
         principal = _principal(row)

@@ -57,6 +57,12 @@ async def test_failures_then_429_per_address(
         )
         assert refused.status == 401
     assert (await call(manifest, authorization=good, local_address="127.0.0.4")).status == 429
+    metric = world.pullgate.metric
+    assert await metric("pullgate_auth_failures", surface="pull") == 3 + 3
+    assert await metric("pullgate_auth_failures", surface="admin") == 3
+    assert await metric("pullgate_auth_rate_limited", surface="token") == 1
+    assert await metric("pullgate_auth_rate_limited", surface="admin") == 1
+    assert await metric("pullgate_auth_rate_limited", surface="pull") == 3
 
 
 async def test_proven_but_stale_credentials_do_not_count(make_auth_world: MakeAuthWorld) -> None:
