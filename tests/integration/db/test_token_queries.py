@@ -55,15 +55,6 @@ async def test_a_token_authenticates_as_its_role(store: TokenStore) -> None:
     assert found is not None and (found.id, found.role) == (auditor_id, TokenRole.AUDITOR)
 
 
-async def test_a_token_with_a_wrong_secret_or_an_unknown_id_is_refused(store: TokenStore) -> None:
-    _token_id, plaintext = await store.create_token("ops", TokenRole.ADMIN)
-    body = plaintext.removeprefix("pgt_")
-    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
-    assert await store.authenticate("pgt_" + flipped) is None
-    assert await store.authenticate(f"pgt_{uuid.uuid4().hex}_{body[33:]}") is None
-    assert await store.authenticate(plaintext) is not None
-
-
 @pytest.mark.parametrize("presented", ["", "pgt_", "pgt_" + "A" * 43, "Bearer x", "pgt_\u00e9\ud800", "\x00"])
 async def test_anything_else_is_refused(store: TokenStore, presented: str) -> None:
     await store.create_token("ops", TokenRole.ADMIN)
@@ -82,17 +73,6 @@ async def test_a_revoked_token_is_refused(store: TokenStore) -> None:
     assert listed[token_id].revoked_at is not None and listed[kept_id].revoked_at is None
 
 
-async def test_an_expired_token_is_reported_as_expired_and_its_use_not_recorded(store: TokenStore) -> None:
-    _, plaintext = await store.create_token("temp", TokenRole.ADMIN, expires_at=T0 + timedelta(days=90))
-    found = await store.authenticate(plaintext, at=T0 + timedelta(days=89))
-    assert found is not None and not found.expired(T0 + timedelta(days=89))
-    late = T0 + timedelta(days=90)
-    found = await store.authenticate(plaintext, at=late)
-    assert found is not None and found.expired(late) and found.expires_at == T0 + timedelta(days=90)
-    (listed,) = await store.list_tokens()
-    assert listed.last_used_at == T0 + timedelta(days=89)
-
-
 async def test_last_use_is_written_at_most_once_a_minute(store: TokenStore) -> None:
     _, plaintext = await store.create_token("ci", TokenRole.AUDITOR)
     assert (await store.list_tokens())[0].last_used_at is None
@@ -103,19 +83,15 @@ async def test_last_use_is_written_at_most_once_a_minute(store: TokenStore) -> N
         assert listed.last_used_at == T0 + timedelta(seconds=expected)
 
 
-async def test_a_hash_made_with_weaker_parameters_is_replaced_on_use(engine: AsyncEngine) -> None:
-    sessions = session_factory(engine)
-    _, plaintext = await TokenStore(sessions, SecretHasher(CHEAP)).create_token("ci", TokenRole.ADMIN)
-    stronger = TokenStore(sessions, SecretHasher(ScryptParams(log2_n=11)))
-    assert await stronger.authenticate(plaintext) is not None
-    (row,) = await _rows(engine)
-    assert row.secret_hash is not None and parse_params(row.secret_hash) == ScryptParams(log2_n=11)
-    assert await stronger.authenticate(plaintext) is not None
-
-
-async def test_a_legacy_sha256_token_still_authenticates_and_is_marked(
+async def test_wrong_secrets_and_unknown_ids_are_refused_legacy_tokens_accepted(
     engine: AsyncEngine, store: TokenStore
 ) -> None:
+    _, plaintext = await store.create_token("ops", TokenRole.ADMIN)
+    body = plaintext.removeprefix("pgt_")
+    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
+    assert await store.authenticate("pgt_" + flipped) is None
+    assert await store.authenticate(f"pgt_{uuid.uuid4().hex}_{body[33:]}") is None
+    assert await store.authenticate(plaintext) is not None
     # A token as pullgate made them before revision 0006: 43 random characters, SHA-256 stored.
     legacy = "pgt_" + "x" * 20 + "_" + "Y" * 22
     values = {
@@ -130,8 +106,30 @@ async def test_a_legacy_sha256_token_still_authenticates_and_is_marked(
     found = await store.authenticate(legacy)
     assert found is not None and found.legacy and found.name == "old-ci"
     assert await store.authenticate(legacy[:-1] + "Z") is None
+    assert {token.name: token.legacy for token in await store.list_tokens()} == {"old-ci": True, "ops": False}
+
+
+async def test_expiry_is_reported_and_weaker_hashes_are_replaced_on_use(
+    engine: AsyncEngine, store: TokenStore
+) -> None:
+    _, plaintext = await store.create_token("temp", TokenRole.ADMIN, expires_at=T0 + timedelta(days=90))
+    found = await store.authenticate(plaintext, at=T0 + timedelta(days=89))
+    assert found is not None and not found.expired(T0 + timedelta(days=89))
+    late = T0 + timedelta(days=90)
+    found = await store.authenticate(plaintext, at=late)
+    assert found is not None and found.expired(late) and found.expires_at == T0 + timedelta(days=90)
     (listed,) = await store.list_tokens()
-    assert listed.legacy
+    assert listed.last_used_at == T0 + timedelta(days=89)
+    (row,) = await _rows(engine)
+    assert row.expires_at is not None
+
+    sessions = session_factory(engine)
+    _, plaintext = await TokenStore(sessions, SecretHasher(CHEAP)).create_token("ci", TokenRole.ADMIN)
+    stronger = TokenStore(sessions, SecretHasher(ScryptParams(log2_n=11)))
+    assert await stronger.authenticate(plaintext) is not None
+    row = next(row for row in await _rows(engine) if row.name == "ci")
+    assert row.secret_hash is not None and parse_params(row.secret_hash) == ScryptParams(log2_n=11)
+    assert await stronger.authenticate(plaintext) is not None
 
 
 async def test_tokens_are_listed_oldest_first(store: TokenStore) -> None:
