@@ -293,7 +293,7 @@ class ApiToken(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # admin | auditor
-    # Legacy tokens (before revision 0006): SHA-256 hex, looked up by this unique index.
+    # Legacy tokens (before revision 0008): SHA-256 hex, looked up by this unique index.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Current tokens: scrypt hash with its salt and parameters; the token carries its id.
     secret_hash: Mapped[str | None] = mapped_column(String(255))

@@ -5,7 +5,7 @@ row's scrypt hash to check, so the slow hash runs once per presented token rathe
 once per stored token, and a token that names no row costs no hash at all (ids are not
 secret: they are listed, audited and shown by `pullgate token list`).
 
-Legacy tokens (``pgt_`` + 43 characters, made before revision 0006) have only a SHA-256
+Legacy tokens (``pgt_`` + 43 characters, made before revision 0008) have only a SHA-256
 stored in `token_hash`; they are still found through that unique index, and are reported as
 `legacy` so that operators rotate them. Anything that is neither form is hashed and looked
 up the legacy way too, so it is refused exactly like a wrong legacy token.
@@ -52,7 +52,7 @@ class TokenInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime | None = None
-    legacy: bool = False  # made before 0006: SHA-256 only, to be rotated
+    legacy: bool = False  # made before 0008: SHA-256 only, to be rotated
 
     def expired(self, at: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= at

@@ -58,10 +58,16 @@ class Metrics:
         self.denials = Counter("pullgate_denials", "Requests refused by the gate", ["kind"], registry=r)
         self.cache_bytes = Gauge("pullgate_cache_bytes", "Bytes held in the content store", registry=r)
         self.auth_failures = Counter(
-            "pullgate_auth_failures", "Failed authentications by surface (pull, token, admin)", ["surface"], registry=r
+            "pullgate_auth_failures",
+            "Failed authentications by surface (pull, token, admin)",
+            ["surface"],
+            registry=r,
         )
         self.auth_limited = Counter(
-            "pullgate_auth_rate_limited", "Requests refused (429) after too many failures", ["surface"], registry=r
+            "pullgate_auth_rate_limited",
+            "Requests refused (429) after too many failures",
+            ["surface"],
+            registry=r,
         )
 
     def render(self) -> bytes:

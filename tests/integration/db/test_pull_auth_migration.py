@@ -1,4 +1,4 @@
-"""Revision 0006: admin tokens made before it keep working after it; robots come and go."""
+"""Revision 0008: admin tokens made before it keep working after it; robots come and go."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from db.session import create_engine, session_factory
 from db.token_queries import TokenStore
 
 T = TypeVar("T")
-LEGACY = "pgt_" + "L" * 43  # the form tokens had before 0006
+LEGACY = "pgt_" + "L" * 43  # the form tokens had before 0008
 
 
 def test_a_legacy_token_survives_the_upgrade_and_the_downgrade_keeps_it(migrated_database_url: str) -> None:
     url = migrated_database_url
-    downgrade(url, "0005")
+    downgrade(url, "0007")
     legacy_hash = hashlib.sha256(LEGACY.encode()).hexdigest()
     _run(
         url,
@@ -36,10 +36,10 @@ def test_a_legacy_token_survives_the_upgrade_and_the_downgrade_keeps_it(migrated
     assert found is not None and (found.id, found.name, found.legacy) == ("legacy-id", "old-ci", True)
     assert made is not None and not made.legacy
 
-    downgrade(url, "0005")
-    assert current_revision(url) == "0005"
+    downgrade(url, "0007")
+    assert current_revision(url) == "0007"
     assert {"robots", "pull_token_keys"}.isdisjoint(_run(url, lambda c: set(inspect(c).get_table_names())))
-    # Tokens made since 0006 have no SHA-256 the older code could check: they are gone.
+    # Tokens made since 0008 have no SHA-256 the older code could check: they are gone.
     rows = _run(url, lambda c: [tuple(r) for r in c.exec_driver_sql("SELECT id, token_hash FROM api_tokens")])
     assert rows == [("legacy-id", legacy_hash)]
     upgrade(url)

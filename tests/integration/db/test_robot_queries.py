@@ -31,7 +31,9 @@ async def test_robots_verify_rotate_and_revoke(engine: AsyncEngine, store: Robot
     async with session_factory(engine)() as session:
         (record,) = (await session.scalars(select(RobotRecord))).all()
     assert record.secret_hash.startswith("scrypt$") and verify_secret(secret, record.secret_hash)
-    assert secret.removeprefix("pgr_") not in str([getattr(record, c.key) for c in RobotRecord.__table__.columns])
+    assert secret.removeprefix("pgr_") not in str(
+        [getattr(record, c.key) for c in RobotRecord.__table__.columns]
+    )
 
     found = await store.verify("ci", secret, at=T0)
     assert found is not None and found.id == row.id

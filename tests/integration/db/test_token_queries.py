@@ -92,7 +92,7 @@ async def test_wrong_secrets_and_unknown_ids_are_refused_legacy_tokens_accepted(
     assert await store.authenticate("pgt_" + flipped) is None
     assert await store.authenticate(f"pgt_{uuid.uuid4().hex}_{body[33:]}") is None
     assert await store.authenticate(plaintext) is not None
-    # A token as pullgate made them before revision 0006: 43 random characters, SHA-256 stored.
+    # A token as pullgate made them before revision 0008: 43 random characters, SHA-256 stored.
     legacy = "pgt_" + "x" * 20 + "_" + "Y" * 22
     values = {
         "id": str(uuid.uuid4()),

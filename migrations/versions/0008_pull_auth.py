@@ -15,8 +15,8 @@ downgrade() drops robots and the signing key (every robot and every issued pull 
 gone) and deletes the admin tokens created after this revision, which the older code could
 not verify; legacy tokens survive.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -25,8 +25,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
