@@ -21,7 +21,14 @@ from proxy.cache.singleflight import Coalescer
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.oci.errors import ErrorCode, RegistryError
-from proxy.oci.manifest import MAX_MANIFEST_BYTES, InvalidManifestError, Manifest, parse_manifest
+from proxy.oci.manifest import (
+    MAX_MANIFEST_BYTES,
+    InvalidManifestError,
+    Manifest,
+    ManifestLimitError,
+    check_limits,
+    parse_manifest,
+)
 from proxy.storage import BlobNotFoundError, BlobStore
 from proxy.upstream import UpstreamError, UpstreamRegistry, to_registry_error
 
@@ -106,6 +113,14 @@ class ManifestCache:
             self._poisoned(key, reference, announced, digest)
         try:
             manifest = parse_manifest(fetched.data, fetched.media_type)
+            check_limits(manifest)
+        except ManifestLimitError as exc:
+            # Well-formed but more than pullgate serves: the client's request, not the upstream, failed.
+            raise RegistryError(
+                ErrorCode.MANIFEST_INVALID,
+                f"{key}:{reference} from upstream {key.upstream} is refused: {exc}",
+                detail={"field": exc.field, "count": exc.count, "limit": exc.limit},
+            ) from exc
         except InvalidManifestError as exc:
             raise RegistryError(
                 ErrorCode.UPSTREAM_ERROR,

@@ -14,14 +14,37 @@ from typing import Any
 from proxy.oci import mediatypes
 from proxy.oci.digest import Digest, InvalidDigestError
 
-__all__ = ["MAX_MANIFEST_BYTES", "Descriptor", "InvalidManifestError", "Manifest", "parse_manifest"]
+__all__ = [
+    "MAX_INDEX_ENTRIES",
+    "MAX_LAYERS",
+    "MAX_MANIFEST_BYTES",
+    "Descriptor",
+    "InvalidManifestError",
+    "Manifest",
+    "ManifestLimitError",
+    "check_limits",
+    "parse_manifest",
+]
 
 # The distribution spec lets registries refuse manifests over 4 MiB; so do we, before parsing.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# Descriptors one served manifest may list. Real ones stay far below (overlay file systems
+# stop near 128 layers; multi-platform indexes list tens of entries); within 4 MiB a manifest
+# could list 25,000, each a row to store and a blob the gate must account for.
+MAX_LAYERS = 1000
+MAX_INDEX_ENTRIES = 1000
 
 
 class InvalidManifestError(ValueError):
     """Bytes that are not a manifest pullgate can serve."""
+
+
+class ManifestLimitError(InvalidManifestError):
+    """A well-formed manifest listing more descriptors than pullgate serves."""
+
+    def __init__(self, field: str, count: int, limit: int) -> None:
+        self.field, self.count, self.limit = field, count, limit
+        super().__init__(f"the manifest lists {count} {field}; pullgate serves at most {limit}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +117,17 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         artifact_type=artifact_type,
         annotations=_annotations(doc.get("annotations")),
     )
+
+
+def check_limits(manifest: Manifest) -> None:
+    """Refuse (`ManifestLimitError`) a manifest to serve that lists too many descriptors.
+
+    Separate from parsing: a referrers answer is an index too, and may list any number.
+    """
+    if len(manifest.layers) > MAX_LAYERS:
+        raise ManifestLimitError("layers", len(manifest.layers), MAX_LAYERS)
+    if len(manifest.children) > MAX_INDEX_ENTRIES:
+        raise ManifestLimitError("manifests", len(manifest.children), MAX_INDEX_ENTRIES)
 
 
 def _media_type(doc: dict[str, Any], content_type: str | None) -> str:

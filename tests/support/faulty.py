@@ -2,7 +2,8 @@
 
 It serves images given to it (manifests by tag or digest, blobs by digest, with the
 headers distribution sends) and, per path suffix, applies ``Fault`` rules: wrong bytes,
-truncated bodies, stalls, 429 with Retry-After, N errors then success, 404. A real
+truncated bodies, stalls, 429 with Retry-After, N errors then success, 404, an error whose
+body never ends. A real
 registry cannot be made to do these things, which is the only reason this fake exists.
 """
 
@@ -38,6 +39,7 @@ class FaultKind(StrEnum):
     TOO_MANY_REQUESTS = "too_many_requests"  # 429 with Retry-After
     STATUS = "status"  # an error status (500 by default), e.g. ``times=k`` then success
     NOT_FOUND = "not_found"  # 404 with the OCI error body for the path
+    ENDLESS_ERROR = "endless_error"  # an error status whose chunked body never ends
 
 
 _BODY_FAULTS = frozenset({FaultKind.WRONG_BYTES, FaultKind.TRUNCATE, FaultKind.STALL_BODY})
@@ -81,6 +83,10 @@ class Fault:
     @classmethod
     def not_found(cls, times: int | None = None) -> Fault:
         return cls(FaultKind.NOT_FOUND, times, status=404)
+
+    @classmethod
+    def endless_error(cls, status: int = 500, times: int | None = None) -> Fault:
+        return cls(FaultKind.ENDLESS_ERROR, times, status=status)
 
 
 @dataclass
@@ -191,6 +197,8 @@ class FaultyRegistry(ServedInThread):
             return await _write(request, _fault_status(fault, request.path), None)
         if fault.kind is FaultKind.WRONG_BYTES:
             return await _write(request, content, content.body.translate(_FLIP))
+        if fault.kind is FaultKind.ENDLESS_ERROR:
+            return await _endless_error(request, fault.status)
         return await _broken_body(request, content, fault.kind)
 
     def _resolve(self, request: web.Request) -> _Content:
@@ -274,3 +282,21 @@ async def _broken_body(
     assert request.transport is not None
     request.transport.close()
     raise _HungUp(len(half))
+
+
+async def _endless_error(request: web.Request, status: int) -> tuple[web.StreamResponse, int]:
+    """An OCI error envelope whose message never ends: only a reader that caps it gets an answer."""
+    response = web.StreamResponse(status=status, headers={**_API_HEADER, "Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    sent = 0
+    if request.method == "HEAD":
+        return response, 0
+    chunk = b"x" * 65536
+    try:
+        await response.write(b'{"errors": [{"code": "UNKNOWN", "message": "')
+        while True:
+            await response.write(chunk)
+            sent += len(chunk)
+    except ConnectionError:
+        raise _HungUp(sent) from None
