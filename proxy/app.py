@@ -24,9 +24,10 @@ from db.session import create_engine, ping, read_only, session_factory
 from db.stats_queries import StatsQueries
 from proxy.api import admin as admin_api
 from proxy.api import middlewares, ops, pull_auth, registry, token_endpoint, ui
-from proxy.api.context import SERVICES, Services
+from proxy.api.context import REQUEST_BODY_TIMEOUT, SERVICES, Services
 from proxy.api.routing import Router
 from proxy.api.scanner_registry import start_scanner_endpoint
+from proxy.api.security_headers import admin_headers
 from proxy.cache.access import AccessTracker
 from proxy.cache.blobs import BlobCache
 from proxy.cache.eviction import Evictor
@@ -71,12 +72,14 @@ def build_app(settings: Settings) -> web.Application:
         client_max_size=64 * 1024,
     )
     app.on_response_prepare.append(middlewares.stamp_request_id)
+    app[REQUEST_BODY_TIMEOUT] = settings.server.request_body_timeout
     app.add_routes(ops.routes)
     app.add_routes(registry.routes)
     if settings.pull_auth.enabled:
         app.add_routes(token_endpoint.routes)
     if settings.admin.enabled:
         admin_api.setup(app)
+        app.on_response_prepare.append(admin_headers())
     if settings.console_enabled:
         ui.setup(app)
     app.cleanup_ctx.append(lambda a: _lifetime(a, settings))

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from aiohttp import web
-
-from db.migrate import current_revision, head_revision, upgrade
+from db.migrate import upgrade
 from proxy.admin_cli import add_admin_commands, run_admin_command
-from proxy.app import build_app
-from proxy.gate.credential_sync import CredentialsUnusable
 from proxy.logs import configure_logging
 from proxy.robot_cli import add_robot_commands, run_robot_command
 from proxy.runtime_config import add_runtime_config_command, run_runtime_config
-from proxy.secrets import KeyRingError
 from proxy.secrets_cli import add_secrets_commands, generate_key_command, run_secrets_command
+from proxy.serve import serve
 from proxy.settings import ConfigError, Settings, load_settings
 from proxy.vulndb_cli import add_vulndb_commands, run_vulndb_command
 
@@ -53,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.command in groups:
         return groups[args.command](settings, args)
-    handler = {"serve": _serve, "migrate": _migrate, "config": _config_check}[args.command]
+    handler = {"serve": serve, "migrate": _migrate, "config": _config_check}[args.command]
     return handler(settings)
 
 
@@ -114,39 +109,3 @@ def _migrate(settings: Settings) -> int:
     upgrade(settings.database.url)
     log.info("database schema is up to date")
     return 0
-
-
-def _serve(settings: Settings) -> int:
-    configure_logging(settings.log.level)
-    if settings.database.migrate_on_start:
-        upgrade(settings.database.url)
-    elif current_revision(settings.database.url) != head_revision():
-        log.error("the database schema is not current: run `pullgate migrate` first")
-        return 2
-    if settings.server.event_loop == "uvloop" and not _install_uvloop():
-        log.error("server.event_loop is uvloop, but uvloop is not installed")
-        return 2
-    log.info("pullgate listening on http://%s", settings.listen)
-    try:
-        web.run_app(
-            build_app(settings),
-            host=settings.listen_host,
-            port=settings.listen_port,
-            access_log=None,
-            print=None,
-            shutdown_timeout=30,
-        )
-    except (CredentialsUnusable, KeyRingError) as exc:
-        # Refused before serving a request: see proxy.gate.credential_sync for why.
-        log.error("pullgate did not start: %s", exc)
-        return 2
-    return 0
-
-
-def _install_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: PLC0415 - optional: absent on platforms without a wheel
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True

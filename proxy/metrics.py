@@ -69,6 +69,13 @@ class Metrics:
             ["surface"],
             registry=r,
         )
+        self.open_connections = Gauge("pullgate_open_connections", "Client connections open", registry=r)
+        self.listener_refusals = Counter(
+            "pullgate_listener_refusals",
+            "Connections or requests the listener refused before any handler ran",
+            ["reason"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

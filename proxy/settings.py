@@ -33,6 +33,7 @@ from proxy.auth_settings import AuthSettings, PullAuthSettings
 from proxy.config_values import Duration, PositiveDuration, Size
 from proxy.scan_settings import ScanningSettings
 from proxy.secrets_settings import SecretsSettings
+from proxy.server_settings import ServerSettings
 from proxy.storage_settings import StorageSettings
 from proxy.ui_settings import UiSettings
 
@@ -172,14 +173,6 @@ class GateSettings(_Section):
 
 class AdminSettings(_Section):
     enabled: bool = True  # the /api/v1 admin API on the same listener
-
-
-class ServerSettings(_Section):
-    # asyncio by default: its loop sends cached blobs with the kernel's sendfile, which uvloop
-    # lacks (aiohttp then copies through userspace); measured 2.5x faster for warm blobs.
-    # uvloop answers small requests faster; choose it for manifest-heavy, blob-light loads.
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
-    gc_freeze: bool = True  # freeze start-up objects and raise the GC threshold: fewer, shorter pauses
 
 
 class LogSettings(_Section):

@@ -16,7 +16,17 @@ from proxy.gate.service import Gate
 from proxy.gate.stores import Stores
 from proxy.metrics import Metrics
 
-__all__ = ["ABORTED", "BYTES_KIND", "IDENTITY", "REQUEST_ID", "ROUTE", "SERVICES", "UPSTREAM", "Services"]
+__all__ = [
+    "ABORTED",
+    "BYTES_KIND",
+    "IDENTITY",
+    "REQUEST_BODY_TIMEOUT",
+    "REQUEST_ID",
+    "ROUTE",
+    "SERVICES",
+    "UPSTREAM",
+    "Services",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,8 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+# Seconds a handler waits for a request body to arrive whole (server.request_body_timeout).
+REQUEST_BODY_TIMEOUT = web.AppKey("request_body_timeout", float)
 
 # Per-request facts the handlers learn and the access log reports.
 REQUEST_ID = web.RequestKey("request_id", str)

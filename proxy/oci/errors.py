@@ -4,8 +4,10 @@ Every error a client sees is a `RegistryError` rendered by one middleware into t
 OCI error envelope: ``{"errors": [{"code", "message", "detail"}]}``.
 Codes follow the OCI distribution spec (section "Error Codes"); the two upstream codes are
 pullgate's own, as the spec allows, so that clients can tell a gateway failure from a
-missing image, and so is TOKEN_REQUEST_INVALID, which the token endpoint answers to a
-request it cannot read (the specification leaves that body to the implementation).
+missing image; so is TOKEN_REQUEST_INVALID, which the token endpoint answers to a
+request it cannot read (the specification leaves that body to the implementation), and so
+are the four the listener answers before a request reaches a handler (malformed, too long,
+too large, too slow), which the spec has no codes for.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class ErrorCode(Enum):
     TOKEN_REQUEST_INVALID = _Code(400, "invalid token request")
     UPSTREAM_ERROR = _Code(502, "the upstream registry failed")
     UPSTREAM_TIMEOUT = _Code(504, "the upstream registry did not answer in time")
+    BAD_REQUEST = _Code(400, "malformed HTTP request")
+    REQUEST_TIMEOUT = _Code(408, "the request did not arrive in time")
+    REQUEST_LINE_TOO_LONG = _Code(414, "the request line is too long")
+    HEADERS_TOO_LARGE = _Code(431, "the request headers are too large")
 
     @property
     def status(self) -> int:

@@ -11,6 +11,7 @@ error, an unknown route, or a bug (500, the traceback in the log, never in the a
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from enum import Enum
@@ -46,6 +47,7 @@ class Code(Enum):
     CONFLICT = _Entry(409, "conflict")
     BUSY = _Entry(409, "busy")
     NOT_CONFIGURED = _Entry(409, "not_configured")  # the server lacks a setting this needs
+    REQUEST_TIMEOUT = _Entry(408, "request_timeout")  # the body did not arrive in time
     PRECONDITION_FAILED = _Entry(412, "precondition_failed")
     PAYLOAD_TOO_LARGE = _Entry(413, "payload_too_large")
     UNSUPPORTED_MEDIA_TYPE = _Entry(415, "unsupported_media_type")
@@ -144,7 +146,23 @@ def render(request: web.Request, error: ApiError) -> web.Response:
             "request_id": _id(request),
         }
     }
+    if error.code is Code.REQUEST_TIMEOUT:
+        return _Final(request, text=json.dumps(body), status=error.code.status, headers=error.headers)
     return web.json_response(body, status=error.code.status, headers=error.headers)
+
+
+class _Final(web.Response):
+    """An answer after which the connection closes at once. After a stalled body aiohttp would
+    otherwise keep the connection up to 10 s more, reading the rest nobody will send."""
+
+    def __init__(self, request: web.Request, **kwargs: Any) -> None:
+        super().__init__(content_type="application/json", **kwargs)
+        self.force_close()
+        self._protocol = request.protocol
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        await super().write_eof(data)
+        self._protocol.force_close()  # after the answer is written: closing flushes it first
 
 
 def _from_http(request: web.Request, exc: web.HTTPException) -> ApiError:

@@ -7,6 +7,7 @@ larger than any other body, and says so with its own limit.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from proxy.api.admin.errors import ApiError, Code
-from proxy.api.context import SERVICES
+from proxy.api.context import REQUEST_BODY_TIMEOUT, SERVICES
 from proxy.gate.admin import AdminService
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 BODY_LIMIT = 64 * 1024
+DEFAULT_BODY_TIMEOUT = 60.0  # when the application was built without server settings
 _ETAG = re.compile(r'"(\d{1,18})"')
 
 
@@ -44,8 +46,20 @@ def admin(request: web.Request) -> AdminService:
 
 
 async def read_body(request: web.Request, limit: int = BODY_LIMIT) -> bytes:
+    """The body, at most `limit` bytes (else 413), arriving whole within the body timeout (else 408)."""
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
+    # A client sending a byte now and then would otherwise hold its connection, and this
+    # handler, for as long as it likes.
+    timeout = request.config_dict.get(REQUEST_BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_capped(request, limit)
+    except TimeoutError:
+        raise ApiError(Code.REQUEST_TIMEOUT, f"the body did not arrive within {timeout:g} s") from None
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
     body = bytearray()
     while chunk := await request.content.read(64 * 1024):
         body += chunk

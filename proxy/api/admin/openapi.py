@@ -173,7 +173,7 @@ def _error_statuses(op: Operation) -> list[int]:
     if op.writes:
         statuses.add(403)
     if op.body is not None:
-        statuses |= {400, 413, 415, 422}
+        statuses |= {400, 408, 413, 415, 422}
     if op.query is not None:
         statuses.add(422)
     return sorted(statuses)
