@@ -76,6 +76,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.client_aborts = Counter(
+            "pullgate_client_aborts",
+            "Responses cut short because the client went away",
+            ["route"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

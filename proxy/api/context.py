@@ -53,5 +53,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 ROUTE = web.RequestKey("route", str)  # manifests, blobs, tags, referrers, ...
 UPSTREAM = web.RequestKey("upstream", str)
 BYTES_KIND = web.RequestKey("bytes_kind", str)  # what the body carried, for the byte counters
-ABORTED = web.RequestKey("aborted", bool)  # the response was cut short on purpose
+# The response was cut short: "server" on purpose (content failed its digest), "client" when
+# the client went away before the last byte.
+ABORTED = web.RequestKey("aborted", str)
 IDENTITY = web.RequestKey("identity", str)  # who the caller authenticated as, if anyone

@@ -69,11 +69,14 @@ def _record(request: web.Request, response: web.StreamResponse | None, status: i
     route = request.get(ROUTE, "other")
     sent = response.body_length if response is not None and response.prepared else 0
     services = request.app.get(SERVICES)
+    aborted = request.get(ABORTED)
     if services is not None:
         services.metrics.requests.labels(route, request.method, str(status)).inc()
         services.metrics.latency.labels(route).observe(elapsed)
         if BYTES_KIND in request:
             services.metrics.client_bytes.labels(request[BYTES_KIND]).inc(sent)
+        if aborted == "client":
+            services.metrics.client_aborts.labels(route).inc()
     if services is not None and not services.access_log:
         return
     log.info(
@@ -89,7 +92,7 @@ def _record(request: web.Request, response: web.StreamResponse | None, status: i
             "remote": request.remote,
             "user_agent": request.headers.get("User-Agent", ""),
             "upstream": request.get(UPSTREAM),
-            "aborted": request.get(ABORTED, False),
+            "aborted": aborted,  # null, "server" (cut on purpose) or "client" (went away)
         },
     )
 

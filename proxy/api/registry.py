@@ -6,6 +6,7 @@ cache or upstream questions themselves. Push, delete and mount answer 405 `UNSUP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from urllib.parse import urlencode
@@ -140,8 +141,14 @@ async def _send_blob(request: web.Request, source: BlobSource) -> web.StreamResp
     if range_header is not None:
         return await _send_range(request, source, range_header, headers)
     if source.fill is None and source.local_path is not None:
-        file_response = _PreparedFileResponse(source.local_path, chunk_size=256 * 1024, headers=headers)
-        await file_response.prepare(request)
+        file_response = _SentFile(source.local_path, chunk_size=256 * 1024, headers=headers)
+        try:
+            await file_response.prepare(request)
+        except (ConnectionError, RuntimeError) as exc:
+            # sendfile raises RuntimeError when the transport closed before it began.
+            if not isinstance(exc, ConnectionError) and not _client_gone(request):
+                raise
+            request[ABORTED] = "client"
         return file_response
     response = web.StreamResponse(headers=headers)
     if source.size is not None:
@@ -151,18 +158,15 @@ async def _send_blob(request: web.Request, source: BlobSource) -> web.StreamResp
     return response
 
 
-class _PreparedFileResponse(web.FileResponse):
-    """A file response the handler sends itself, so the access log counts the bytes it sent.
-
-    aiohttp prepares whatever a handler returns, and `FileResponse.prepare` does not notice
-    that it ran already: it failed after the body and closed the keep-alive connection, so
-    the client's next request on it met "server disconnected". Once prepared, preparing is
-    a no-op here.
-    """
+class _SentFile(web.FileResponse):
+    """A file the handler sends itself, so the blob stays in use (safe from eviction) until the
+    last byte is out. aiohttp prepares a returned response again, and `FileResponse.prepare` is
+    not idempotent (aiohttp 3.14: it reopens the file and asserts), which logged an error and
+    dropped the keep-alive connection after every cache hit: here the second call is a no-op."""
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self.prepared:
-            return None
+            return await web.StreamResponse.prepare(self, request)
         return await super().prepare(request)
 
 
@@ -185,19 +189,39 @@ async def _send_range(
 async def _pump(
     request: web.Request, response: web.StreamResponse, source: BlobSource, start: int, end: int | None
 ) -> None:
-    """Copy the source to the client; on any failure cut the connection so no body looks complete."""
+    """Copy the source to the client; on any failure cut the connection so no body looks complete.
+
+    A client that goes away only ends its own response: a fill goes on without it. Only a
+    failed write counts as that; a source failing with a connection error is ours to report.
+    """
+    chunks = source.stream(start, end)
     try:
-        async for chunk in source.stream(start, end):
-            await response.write(chunk)
-    except ConnectionResetError:
-        return  # the client went away; a fill goes on without it
+        async with contextlib.aclosing(chunks):  # closes a spool file now, not at collection
+            async for chunk in chunks:
+                if not await _write(request, response, chunk):
+                    return
     except Exception as exc:
         log.error("aborting %s of %s after a failure: %s", request.path, source.digest, exc)
         if request.transport is not None:
             request.transport.abort()
-        request[ABORTED] = True
+        request[ABORTED] = "server"
         return
-    await response.write_eof()
+    await _write(request, response, None)
+
+
+async def _write(request: web.Request, response: web.StreamResponse, chunk: bytes | None) -> bool:
+    """Send a chunk (None: the end of the body); False when the client has gone away."""
+    try:
+        await (response.write(chunk) if chunk is not None else response.write_eof())
+    except ConnectionError:
+        request[ABORTED] = "client"
+        return False
+    return True
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 async def _tags(request: web.Request, target: RegistryRequest) -> web.StreamResponse:

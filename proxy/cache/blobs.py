@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +47,7 @@ class BlobSource:
     fill: Fill | None
     _cache: BlobCache = field(repr=False)
 
-    async def stream(self, offset: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    async def stream(self, offset: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
         """Bytes [offset, end). From a fill they arrive as the upstream sends them."""
         if self.fill is not None and self.fill.state is not FillState.COMMITTED:
             try:

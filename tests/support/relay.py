@@ -2,11 +2,13 @@
 
 Put it between the proxy under test and its upstream to prove how often the upstream was
 asked for something (single-flight: one blob GET however many clients pulled). Bodies
-stream both ways untouched (no decompression, no redirects followed).
+stream both ways untouched (no decompression, no redirects followed); `chunk_delay` slows
+them down, so a fill is still arriving while a test does something else.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -42,6 +44,8 @@ class Relay(ServedInThread):
     def __init__(self, upstream_url: str) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.log = RequestLog()
+        # Seconds to pause after forwarding each 64 KiB of a body: a slow upstream on demand.
+        self.chunk_delay = 0.0
         app = web.Application()
         app.cleanup_ctx.append(self._session_ctx)
         app.router.add_route("*", "/{tail:.*}", self._forward)
@@ -78,6 +82,8 @@ class Relay(ServedInThread):
             async for chunk in upstream.content.iter_chunked(_CHUNK):
                 entry.bytes_sent += len(chunk)  # counted before it leaves
                 await response.write(chunk)
+                if self.chunk_delay:
+                    await asyncio.sleep(self.chunk_delay)
             await response.write_eof()
             return response
 
