@@ -21,7 +21,9 @@ from proxy.api.connections import ConnectionGuard
 from proxy.api.context import SERVICES
 from proxy.api.listener import ListenerSite
 from proxy.app import build_app
+from proxy.gate.credential_sync import CredentialsUnusable
 from proxy.logs import configure_logging
+from proxy.secrets import KeyRingError
 from proxy.settings import Settings
 from proxy.tls import ReloadableContext, TLSError
 
@@ -61,7 +63,13 @@ def serve(settings: Settings) -> int:
 async def _run(settings: Settings, tls: ReloadableContext | None, max_connections: int) -> int:
     app = build_app(settings)
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except (CredentialsUnusable, KeyRingError) as exc:
+        # Refused before serving a request: see proxy.gate.credential_sync for why.
+        log.error("pullgate did not start: %s", exc)
+        await runner.cleanup()
+        return 2
     try:
         guard = ConnectionGuard(settings.server, app[SERVICES].metrics, max_connections=max_connections)
         site = ListenerSite(
