@@ -1,10 +1,11 @@
 """A registry that misbehaves on demand, speaking the real distribution protocol over a socket.
 
 It serves images given to it (manifests by tag or digest, blobs by digest, with the
-headers distribution sends) and, per path suffix, applies ``Fault`` rules: wrong bytes,
-truncated bodies, stalls, 429 with Retry-After, N errors then success, 404, an error whose
-body never ends. A real
-registry cannot be made to do these things, which is the only reason this fake exists.
+headers distribution sends) and, per path suffix, applies ``Fault`` rules (``faults.py``):
+wrong bytes, truncated bodies, stalls, slow trickles, TCP resets at a chosen point, 429 with
+Retry-After, N errors then success, storms of 5xx, 404. A real registry cannot be made to
+do these things, which is the only reason this fake exists. With an ``ssl`` context it
+serves HTTPS, for certificate faults.
 """
 
 from __future__ import annotations
@@ -12,98 +13,25 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import threading
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from aiohttp import web
 
+from tests.support.faults import Fault, FaultKind, ResetPoint, Rule
 from tests.support.images import Image, Index
 from tests.support.requestlog import RecordedRequest, RequestLog
 from tests.support.serve import ServedInThread, ServerThread
+from tests.support.tcpforward import reset
 
-__all__ = ["Fault", "FaultKind", "FaultyRegistry"]
+__all__ = ["Fault", "FaultKind", "FaultyRegistry", "ResetPoint"]
 
 _ROUTE = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 _FLIP = bytes(255 - i for i in range(256))
 _API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-
-
-class FaultKind(StrEnum):
-    WRONG_BYTES = "wrong_bytes"  # same length, every byte flipped: the digest will not match
-    TRUNCATE = "truncate"  # Content-Length N, N/2 bytes, then the connection closes
-    STALL_BODY = "stall_body"  # headers sent, then nothing
-    STALL = "stall"  # request read, never answered (or answered after ``delay``)
-    TOO_MANY_REQUESTS = "too_many_requests"  # 429 with Retry-After
-    STATUS = "status"  # an error status (500 by default), e.g. ``times=k`` then success
-    NOT_FOUND = "not_found"  # 404 with the OCI error body for the path
-    ENDLESS_ERROR = "endless_error"  # an error status whose chunked body never ends
-
-
-_BODY_FAULTS = frozenset({FaultKind.WRONG_BYTES, FaultKind.TRUNCATE, FaultKind.STALL_BODY})
-
-
-@dataclass(frozen=True)
-class Fault:
-    """What to do to matching requests; ``times`` limits it to the first N (None: always)."""
-
-    kind: FaultKind
-    times: int | None = None
-    status: int = 500
-    retry_after: int = 1
-    delay: float | None = None  # STALL only: answer normally after this many seconds
-    methods: frozenset[str] | None = None  # None: any method
-
-    @classmethod
-    def wrong_bytes(cls, times: int | None = None) -> Fault:
-        return cls(FaultKind.WRONG_BYTES, times)
-
-    @classmethod
-    def truncate(cls, times: int | None = None) -> Fault:
-        return cls(FaultKind.TRUNCATE, times)
-
-    @classmethod
-    def stall_body(cls, times: int | None = None) -> Fault:
-        return cls(FaultKind.STALL_BODY, times)
-
-    @classmethod
-    def stall(cls, times: int | None = None, delay: float | None = None) -> Fault:
-        return cls(FaultKind.STALL, times, delay=delay)
-
-    @classmethod
-    def too_many_requests(cls, retry_after: int = 1, times: int | None = None) -> Fault:
-        return cls(FaultKind.TOO_MANY_REQUESTS, times, status=429, retry_after=retry_after)
-
-    @classmethod
-    def error(cls, status: int = 500, times: int | None = 1) -> Fault:
-        return cls(FaultKind.STATUS, times, status=status)
-
-    @classmethod
-    def not_found(cls, times: int | None = None) -> Fault:
-        return cls(FaultKind.NOT_FOUND, times, status=404)
-
-    @classmethod
-    def endless_error(cls, status: int = 500, times: int | None = None) -> Fault:
-        return cls(FaultKind.ENDLESS_ERROR, times, status=status)
-
-
-@dataclass
-class _Rule:
-    path_suffix: str
-    fault: Fault
-    hits: int = 0
-
-    def applies(self, method: str, path: str) -> bool:
-        fault = self.fault
-        if not path.endswith(self.path_suffix):
-            return False
-        if fault.methods is not None and method not in fault.methods:
-            return False
-        if method == "HEAD" and fault.kind in _BODY_FAULTS:
-            return False  # a HEAD has no body to corrupt
-        return fault.times is None or self.hits < fault.times
 
 
 class _HungUp(Exception):
@@ -123,18 +51,18 @@ class _Content:
 
 
 class FaultyRegistry(ServedInThread):
-    """Serve images over HTTP and misbehave where ``inject`` says."""
+    """Serve images over HTTP (HTTPS with ``ssl``) and misbehave where ``inject`` says."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ssl: ssl.SSLContext | None = None) -> None:
         self.log = RequestLog()
         self._manifests: dict[tuple[str, str], tuple[str, bytes, str]] = {}
         self._blobs: dict[tuple[str, str], bytes] = {}
         self._tags: dict[str, list[str]] = {}
-        self._rules: list[_Rule] = []
+        self._rules: list[Rule] = []
         self._lock = threading.Lock()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._server = ServerThread(app)
+        self._server = ServerThread(app, ssl=ssl)
 
     def add(self, repo: str, image: Image | Index, tag: str | None = None) -> None:
         """Serve ``image`` (children and blobs included) in ``repo``, by digest and by ``tag``."""
@@ -152,7 +80,7 @@ class FaultyRegistry(ServedInThread):
         When several rules match, the most recently injected one that still has uses left wins.
         """
         with self._lock:
-            self._rules.append(_Rule(path_suffix, fault))
+            self._rules.append(Rule(path_suffix, fault))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -161,22 +89,23 @@ class FaultyRegistry(ServedInThread):
     def count(self, method: str | None = None, path_suffix: str = "") -> int:
         return self.log.count(method, path_suffix)
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> tuple[Fault | None, int]:
+        """The rule's fault for this request, and how many requests it matched before."""
         with self._lock:
             for rule in reversed(self._rules):  # the newest rule wins
                 if rule.applies(method, path):
                     rule.hits += 1
-                    return rule.fault
-        return None
+                    return rule.fault, rule.hits - 1
+        return None, 0
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        fault = self._take_fault(request.method, request.path)
+        fault, hit = self._take_fault(request.method, request.path)
         content = self._resolve(request)
         # Counted on arrival: a client that got its answer always finds its request counted.
         entry = RecordedRequest(request.method, request.path, request.query_string, content.status, 0)
         self.log.add(entry)
         try:
-            response, entry.bytes_sent = await self._send(request, content, fault)
+            response, entry.bytes_sent = await self._send(request, content, fault, hit)
             entry.status = response.status
             return response
         except _HungUp as hung:
@@ -184,7 +113,7 @@ class FaultyRegistry(ServedInThread):
             raise asyncio.CancelledError from None
 
     async def _send(
-        self, request: web.Request, content: _Content, fault: Fault | None
+        self, request: web.Request, content: _Content, fault: Fault | None, hit: int
     ) -> tuple[web.StreamResponse, int]:
         if fault is None:
             return await _write(request, content, content.body)
@@ -194,11 +123,13 @@ class FaultyRegistry(ServedInThread):
             await asyncio.sleep(fault.delay or 0)
             return await _write(request, content, content.body)
         if fault.kind in (FaultKind.STATUS, FaultKind.TOO_MANY_REQUESTS, FaultKind.NOT_FOUND):
-            return await _write(request, _fault_status(fault, request.path), None)
+            return await _write(request, _fault_status(fault, request.path, hit), None)
         if fault.kind is FaultKind.WRONG_BYTES:
             return await _write(request, content, content.body.translate(_FLIP))
-        if fault.kind is FaultKind.ENDLESS_ERROR:
-            return await _endless_error(request, fault.status)
+        if fault.kind is FaultKind.TRICKLE:
+            return await _trickle(request, content, fault)
+        if fault.kind is FaultKind.RESET:
+            return await _reset(request, content, fault.reset_at)
         return await _broken_body(request, content, fault.kind)
 
     def _resolve(self, request: web.Request) -> _Content:
@@ -228,15 +159,16 @@ def _error(status: int, code: str, message: str) -> _Content:
     return _Content(status, {"Content-Type": "application/json"}, body)
 
 
-def _fault_status(fault: Fault, path: str) -> _Content:
+def _fault_status(fault: Fault, path: str, hit: int) -> _Content:
     if fault.kind is FaultKind.TOO_MANY_REQUESTS:
         content = _error(429, "TOOMANYREQUESTS", "too many requests")
-        content.headers["Retry-After"] = str(fault.retry_after)
+        if fault.retry_after is not None:
+            content.headers["Retry-After"] = str(fault.retry_after)
         return content
     if fault.kind is FaultKind.NOT_FOUND:
         code = "MANIFEST_UNKNOWN" if "/manifests/" in path else "BLOB_UNKNOWN"
         return _error(404, code, "not found (injected)")
-    return _error(fault.status, "UNKNOWN", "injected failure")
+    return _error(fault.status_for(hit), "UNKNOWN", "injected failure")
 
 
 def _blob(digest: str, data: bytes, range_header: str | None) -> _Content:
@@ -284,19 +216,38 @@ async def _broken_body(
     raise _HungUp(len(half))
 
 
-async def _endless_error(request: web.Request, status: int) -> tuple[web.StreamResponse, int]:
-    """An OCI error envelope whose message never ends: only a reader that caps it gets an answer."""
-    response = web.StreamResponse(status=status, headers={**_API_HEADER, "Content-Type": "application/json"})
-    response.enable_chunked_encoding()
+async def _trickle(request: web.Request, content: _Content, fault: Fault) -> tuple[web.StreamResponse, int]:
+    """The honest answer, its body a few bytes at a time: slow, but never silent for long."""
+    response = web.StreamResponse(status=content.status, headers={**_API_HEADER, **content.headers})
+    response.content_length = len(content.body)
     await response.prepare(request)
+    for start in range(0, len(content.body), fault.piece):
+        await asyncio.sleep(fault.interval)
+        await response.write(content.body[start : start + fault.piece])
+    await response.write_eof()
+    return response, len(content.body)
+
+
+# Long enough for the client to have read what was sent before the RST arrives: a reset
+# makes the receiver drop data it has not read yet, which would blur "after headers".
+_BEFORE_RESET = 0.2
+
+
+async def _reset(
+    request: web.Request, content: _Content, at: ResetPoint
+) -> tuple[web.StreamResponse, int]:
+    """Answer up to ``at``, then reset the connection (RST, not FIN)."""
+    assert request.transport is not None
+    if at is ResetPoint.BEFORE_STATUS:
+        reset(request.transport)
+        raise _HungUp(0)
+    response = web.StreamResponse(status=content.status, headers={**_API_HEADER, **content.headers})
+    response.content_length = len(content.body)
+    await response.prepare(request)  # a StreamResponse sends its headers right away
     sent = 0
-    if request.method == "HEAD":
-        return response, 0
-    chunk = b"x" * 65536
-    try:
-        await response.write(b'{"errors": [{"code": "UNKNOWN", "message": "')
-        while True:
-            await response.write(chunk)
-            sent += len(chunk)
-    except ConnectionError:
-        raise _HungUp(sent) from None
+    if at is ResetPoint.MID_BODY:
+        sent = len(content.body) // 2
+        await response.write(content.body[:sent])
+    await asyncio.sleep(_BEFORE_RESET)
+    reset(request.transport)
+    raise _HungUp(sent)

@@ -8,6 +8,7 @@ scope can all talk to them without deadlocks or loop-scope mismatches.
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -23,10 +24,21 @@ _START_TIMEOUT = 10.0
 
 
 class ServerThread:
-    """Serve ``app`` on 127.0.0.1 from a daemon thread; ``start()``/``stop()`` are synchronous."""
+    """Serve ``app`` on 127.0.0.1 from a daemon thread; ``start()``/``stop()`` are synchronous.
 
-    def __init__(self, app: web.Application, *, port: int = 0, shutdown_timeout: float = 0.5) -> None:
+    With ``ssl`` it serves HTTPS (``url`` says so).
+    """
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        port: int = 0,
+        shutdown_timeout: float = 0.5,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
         self.app = app
+        self._ssl = ssl
         self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
         self._loop = asyncio.new_event_loop()
@@ -41,7 +53,7 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self._ssl else 'http'}://{self.host}"
 
     def call(self, coro: Coroutine[Any, Any, _T], timeout: float = 30.0) -> _T:
         """Run ``coro`` on the server's loop and wait for its result."""
@@ -69,7 +81,7 @@ class ServerThread:
             self.app, shutdown_timeout=self._shutdown_timeout, handler_cancellation=True, access_log=None
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port, ssl_context=self._ssl)
         await site.start()
         sockets = self._runner.addresses
         return int(sockets[0][1])
