@@ -113,6 +113,7 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
         access = AccessTracker(meta, settings.cache.access_flush_interval)
         stack.push_async_callback(access.flush)  # a graceful stop keeps the last access times
         metrics = Metrics()
+        metrics.watch_circuits(lambda: {name: u.circuit() for name, u in upstreams.items()})
         mirror, evictor = _mirror(
             settings=settings, store=store, meta=meta, upstreams=upstreams, access=access, metrics=metrics
         )

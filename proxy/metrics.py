@@ -6,9 +6,16 @@ process) from sharing counters, and keeps module state immutable.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from proxy.upstream import CircuitState, CircuitStatus
 
 __all__ = ["Metrics"]
+
+CircuitReader = Callable[[], Mapping[str, CircuitStatus]]
 
 
 class Metrics:
@@ -83,5 +90,46 @@ class Metrics:
             registry=r,
         )
 
+    def watch_circuits(self, read: CircuitReader) -> None:
+        """Export every upstream's circuit breaker, read from `read` at each scrape."""
+        self.registry.register(_CircuitCollector(read))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _CircuitCollector:
+    """Circuit-breaker state, read when scraped (the breakers own it; no copy to keep in step)."""
+
+    def __init__(self, read: CircuitReader) -> None:
+        self._read = read
+
+    def describe(self) -> list[Metric]:
+        return []  # names are fixed; registering must not call `read` before upstreams exist
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "pullgate_upstream_circuit_state",
+            "1 for the state each upstream's circuit breaker is in (open: requests fail at once)",
+            labels=["upstream", "state"],
+        )
+        held = GaugeMetricFamily(
+            "pullgate_upstream_hold_seconds",
+            "Seconds left of a pause an upstream asked for with Retry-After",
+            labels=["upstream"],
+        )
+        opened = CounterMetricFamily(
+            "pullgate_upstream_circuit_opened", "Times an upstream's circuit opened", labels=["upstream"]
+        )
+        rejected = CounterMetricFamily(
+            "pullgate_upstream_short_circuited",
+            "Requests answered without asking the upstream (open circuit or Retry-After pause)",
+            labels=["upstream"],
+        )
+        for name, status in self._read().items():
+            for candidate in CircuitState:
+                state.add_metric([name, candidate.value], 1.0 if status.state is candidate else 0.0)
+            held.add_metric([name], status.held_for or 0.0)
+            opened.add_metric([name], status.opened)
+            rejected.add_metric([name], status.rejected)
+        yield from (state, held, opened, rejected)

@@ -119,6 +119,14 @@ class UpstreamSettings(_Section):
         return None
 
 
+class CircuitBreakerSettings(_Section):
+    # Per upstream and per replica: after `failures` consecutive attempts that timed out, could
+    # not connect or got a 5xx, requests fail at once for `open_for`, then one trial decides.
+    failures: int = Field(default=5, ge=0)  # 0: no breaker
+    open_for: PositiveDuration = 10.0
+    hold_max: Duration = 300.0  # a 429/503 Retry-After pauses the whole upstream, at most this long
+
+
 class UpstreamClientSettings(_Section):
     connect_timeout: PositiveDuration = 5.0
     read_timeout: PositiveDuration = 30.0  # longest silence tolerated while reading a response
@@ -127,6 +135,7 @@ class UpstreamClientSettings(_Section):
     backoff_max: Duration = 5.0
     retry_after_max: Duration = 10.0  # wait out a 429/503 Retry-After up to this long, else fail fast
     max_connections: int = Field(default=100, ge=1)
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
 
 
 class DatabaseSettings(_Section):

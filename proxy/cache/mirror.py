@@ -71,7 +71,8 @@ class Mirror:
         return ServedManifest(cached.digest, cached.media_type, cached.data, warning)
 
     async def upstream_health(self, probe_seconds: float = 5.0) -> dict[str, dict[str, object]]:
-        """Ping every upstream at once: name -> {"url", "healthy", "error", "latency_ms"}."""
+        """Ping every upstream at once: name -> {"url", "healthy", "error", "latency_ms",
+        "circuit"} (the ping goes around the circuit breaker; "circuit" is its state)."""
 
         async def probe(name: str, upstream: UpstreamRegistry) -> tuple[str, dict[str, object]]:
             started = time.perf_counter()
@@ -86,6 +87,7 @@ class Mirror:
                 "healthy": error is None,
                 "error": error,
                 "latency_ms": latency,
+                "circuit": upstream.circuit(),
             }
 
         results = await asyncio.gather(*(probe(n, u) for n, u in self._upstreams.items()))

@@ -5,6 +5,7 @@ client sees with `to_registry_error`.
 """
 
 from proxy.upstream.auth import Credentials
+from proxy.upstream.circuit import CircuitState, CircuitStatus
 from proxy.upstream.client import BlobStream, UpstreamRegistry
 from proxy.upstream.credentials import CredentialSource
 from proxy.upstream.errors import UpstreamError, UpstreamErrorKind, to_registry_error
@@ -12,6 +13,8 @@ from proxy.upstream.responses import FetchedManifest, ManifestHead, TagPage
 
 __all__ = [
     "BlobStream",
+    "CircuitState",
+    "CircuitStatus",
     "CredentialSource",
     "Credentials",
     "FetchedManifest",

@@ -2,8 +2,9 @@
 
 `UpstreamRegistry` owns an aiohttp session for its upstream. Every call authenticates
 (pre-emptively when a token is cached), retries temporary failures while nothing has been
-handed to the caller, caps what it buffers, and raises `UpstreamError` for every failure.
-Nothing here verifies digests: bytes are untrusted until the caller has hashed them.
+handed to the caller, goes through the upstream's circuit breaker (``circuit.py``), caps
+what it buffers, and raises `UpstreamError` for every failure. Nothing here verifies
+digests: bytes are untrusted until the caller has hashed them.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from proxy.oci.manifest import MAX_MANIFEST_BYTES
 from proxy.oci.reference import RepositoryName
 from proxy.settings import UpstreamClientSettings, UpstreamSettings
 from proxy.upstream.auth import Authenticator, Credentials, pull_scope
+from proxy.upstream.blobstream import BlobStream, read_first
+from proxy.upstream.circuit import Circuit, CircuitStatus
 from proxy.upstream.credentials import UpstreamCredentials
 from proxy.upstream.errors import (
-    UpstreamError,
-    UpstreamErrorKind,
     error_from_response,
     protocol_error,
     read_body,
@@ -71,42 +72,6 @@ class _Call:
     authenticate: bool = True
 
 
-class BlobStream:
-    """An open blob response. Read it once, with `chunks`, inside `open_blob`'s context."""
-
-    def __init__(self, upstream: str, response: aiohttp.ClientResponse) -> None:
-        self.size: int | None = response.content_length
-        self._upstream = upstream
-        self._response = response
-        self._started = False
-
-    def __repr__(self) -> str:
-        return f"BlobStream(upstream={self._upstream!r}, size={self.size})"
-
-    async def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
-        """The body in chunks of at most `chunk_size` bytes.
-
-        Raises `UpstreamError` if the connection fails, stalls, or ends before Content-Length.
-        """
-        if self._started:
-            raise RuntimeError("a blob stream can only be read once")
-        self._started = True
-        received = 0
-        while chunk := await self._read(chunk_size):
-            received += len(chunk)
-            yield chunk
-        if self.size is not None and received != self.size:
-            raise UpstreamError(
-                self._upstream,
-                UpstreamErrorKind.PROTOCOL,
-                f"GET {redact_url(self._response.url)}: body ended after {received} of {self.size} bytes",
-            )
-
-    async def _read(self, chunk_size: int) -> bytes:
-        with translate_client_errors(self._upstream, "GET", self._response.url):
-            return await self._response.content.read(chunk_size)
-
-
 _READ_BUFFER = 1024 * 1024
 
 
@@ -125,6 +90,14 @@ class UpstreamRegistry:
         self._client_settings = client_settings
         self._origin = URL(settings.url).origin()
         self._policy = RetryPolicy.from_settings(client_settings)
+        breaker = client_settings.circuit_breaker
+        self._circuit = Circuit(
+            self.name,
+            failures=breaker.failures,
+            open_for=breaker.open_for,
+            hold_max=breaker.hold_max,
+            clock=clock,
+        )
         secret = settings.secret()
         configured = Credentials(settings.username, secret) if settings.username and secret else None
         self._auth = Authenticator(self.name, settings.url, configured, clock=clock)
@@ -138,6 +111,10 @@ class UpstreamRegistry:
     def url(self) -> str:
         """The upstream's URL, safe to show (no credentials)."""
         return redact_url(self._settings.url)
+
+    def circuit(self) -> CircuitStatus:
+        """The circuit breaker's state now (for the admin API and the metrics)."""
+        return self._circuit.status()
 
     async def start(self) -> None:
         if self._session is not None:
@@ -202,7 +179,10 @@ class UpstreamRegistry:
         return await self._fetch(call, self._read_referrers)
 
     async def ping(self) -> None:
-        """Check the upstream answers the API: one attempt, and a 401 counts as an answer."""
+        """Check the upstream answers the API: one attempt, and a 401 counts as an answer.
+
+        It bypasses the circuit breaker, so a health probe shows the upstream as it is now.
+        """
         call = _Call("GET", "/v2/", None, passthrough=frozenset({401}), authenticate=False)
         (await self._open(call)).release()
 
@@ -228,20 +208,30 @@ class UpstreamRegistry:
         """Request and read a whole (small) response; the read is retried along with the request."""
 
         async def attempt() -> T:
-            response = await self._open(call)
-            try:
-                with translate_client_errors(self.name, call.method, response.url):
-                    return await reader(response)
-            finally:
-                response.release()
+            with self._circuit.guard():
+                response = await self._open(call)
+                try:
+                    with translate_client_errors(self.name, call.method, response.url):
+                        return await reader(response)
+                finally:
+                    response.release()
 
         return await self._policy.run(attempt, method=call.method)
 
     @asynccontextmanager
     async def _blob_stream(self, call: _Call) -> AsyncIterator[BlobStream]:
-        response = await self._policy.run(lambda: self._open(call), method=call.method)
+        async def attempt() -> tuple[aiohttp.ClientResponse, bytes]:
+            with self._circuit.guard():
+                response = await self._open(call)
+                try:
+                    return response, await read_first(self.name, response)
+                except BaseException:
+                    response.release()
+                    raise
+
+        response, first = await self._policy.run(attempt, method=call.method)
         try:
-            yield BlobStream(self.name, response)
+            yield BlobStream(self.name, response, first)
         finally:
             # A body left unread closes the connection rather than returning it to the pool.
             response.release()

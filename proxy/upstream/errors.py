@@ -52,8 +52,8 @@ class UpstreamErrorKind(Enum):
     UNAUTHORIZED = "unauthorized"
     RATE_LIMITED = "rate limited"
     TIMEOUT = "timeout"
-    UNAVAILABLE = "unavailable"  # connection refused or reset, 5xx
-    PROTOCOL = "protocol"  # malformed, too large or truncated response; untrusted TLS
+    UNAVAILABLE = "unavailable"  # unresolvable host, connection refused or reset, body cut short, 5xx
+    PROTOCOL = "protocol"  # malformed or too large response; untrusted TLS
     CREDENTIALS = "credentials"  # our stored credentials for it cannot be used (key missing here)
 
 
@@ -78,6 +78,7 @@ class UpstreamError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         upstream_code: str | None = None,
+        circuit_open: bool = False,
     ) -> None:
         self.upstream = upstream
         self.kind = kind
@@ -85,6 +86,9 @@ class UpstreamError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.upstream_code = upstream_code
+        # Raised by the circuit breaker without asking the upstream: retrying cannot help
+        # before the breaker lets a trial through.
+        self.circuit_open = circuit_open
         super().__init__(f"upstream {upstream}: {message}")
 
     @property
@@ -218,6 +222,12 @@ def translate_client_errors(upstream: str, method: str, url: URL | str) -> Itera
         yield
     except UpstreamError:
         raise
+    except aiohttp.ClientConnectorDNSError as exc:
+        host = (url if isinstance(url, URL) else URL(url)).host
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        raise UpstreamError(
+            upstream, UpstreamErrorKind.UNAVAILABLE, f"{where}: cannot resolve host {host} ({reason})"
+        ) from exc
     except aiohttp.ClientConnectorCertificateError as exc:
         reason = getattr(exc.certificate_error, "verify_message", None) or "certificate verify failed"
         raise UpstreamError(
@@ -228,9 +238,7 @@ def translate_client_errors(upstream: str, method: str, url: URL | str) -> Itera
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(upstream, UpstreamErrorKind.TIMEOUT, f"{where}: timed out") from exc
     except aiohttp.ClientPayloadError as exc:
-        raise UpstreamError(
-            upstream, UpstreamErrorKind.PROTOCOL, f"{where}: response body was cut short"
-        ) from exc
+        raise _payload_error(upstream, where, exc) from exc
     except (aiohttp.ClientConnectionError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise UpstreamError(
@@ -263,7 +271,25 @@ def to_registry_error(err: UpstreamError, subject: Subject) -> RegistryError:
         )
     if kind is UpstreamErrorKind.TIMEOUT:
         return RegistryError(ErrorCode.UPSTREAM_TIMEOUT, f"upstream {err.upstream} did not answer in time")
-    return RegistryError(ErrorCode.UPSTREAM_ERROR, f"upstream {err.upstream} failed: {err.message}")
+    # An upstream that said when to come back (503 Retry-After, an open circuit): say it on.
+    headers = {} if err.retry_after is None else {"Retry-After": str(max(1, math.ceil(err.retry_after)))}
+    return RegistryError(
+        ErrorCode.UPSTREAM_ERROR, f"upstream {err.upstream} failed: {err.message}", headers=headers
+    )
+
+
+def _payload_error(upstream: str, where: str, exc: aiohttp.ClientPayloadError) -> UpstreamError:
+    """A body that broke off: a transport failure, worth a retry while nothing was handed on.
+
+    aiohttp says the same ("not enough data") for a reset, an early close and a chunked
+    body that stops, so they are not told apart; a malformed body costs at most the retries.
+    """
+    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__
+    detail = (getattr(cause, "message", None) or type(cause).__name__) if cause is not None else None
+    suffix = f" ({detail})" if detail else ""
+    return UpstreamError(
+        upstream, UpstreamErrorKind.UNAVAILABLE, f"{where}: response body was cut short{suffix}"
+    )
 
 
 def _unknown_code(err: UpstreamError, subject: Subject) -> ErrorCode:

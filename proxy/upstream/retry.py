@@ -2,7 +2,9 @@
 
 Only idempotent requests are retried, and only while nothing has been handed to the caller:
 the retried operation covers sending the request and, for small documents, reading the body;
-a blob stream that fails after its first chunk is never retried here (the caller restarts it).
+for a blob, reading its first chunk; a blob stream that fails after that is never retried
+here (its bytes may already be on their way to clients). An open circuit is not retried:
+the breaker would refuse again until its open period ends.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class RetryPolicy:
 
     def delay(self, err: UpstreamError, attempt: int) -> float | None:
         """How long to wait before trying again after `err`, or None to give up now."""
-        if not err.temporary or attempt >= self.retries:
+        if not err.temporary or attempt >= self.retries or err.circuit_open:
             return None
         if err.retry_after is None:
             return self.backoff(attempt)

@@ -10,7 +10,7 @@ tells the schema.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -20,6 +20,7 @@ from proxy.policy.model import Outcome
 
 __all__ = [
     "CacheView",
+    "CircuitView",
     "DecisionView",
     "DeletedRuleView",
     "DryRunView",
@@ -215,6 +216,20 @@ class AuditEventView(View):
     detail: dict[str, Any]
 
 
+class CircuitView(View):
+    """The upstream's circuit breaker on the replica that answered (see docs/failures.md)."""
+
+    state: Literal["closed", "open", "half_open", "disabled"]
+    consecutive_failures: int
+    retry_in_seconds: float | None = Field(
+        description="until an open circuit lets a trial through, or a Retry-After hold ends"
+    )
+    held_for_seconds: float | None = Field(description="left of a 429/503 Retry-After pause, if any")
+    opened: int = Field(description="times the circuit opened since this replica started")
+    rejected: int = Field(description="requests answered without asking the upstream, since start")
+    last_error: str | None
+
+
 class UpstreamView(View):
     name: str
     url: str
@@ -223,6 +238,7 @@ class UpstreamView(View):
     healthy: bool
     error: str | None
     latency_ms: float
+    circuit: CircuitView
 
 
 class ObjectTotalsView(View):

@@ -20,8 +20,34 @@ from proxy.gate.service import Gate
 from proxy.metrics import Metrics
 from proxy.oci.digest import Digest
 from proxy.settings import UpstreamSettings
+from proxy.upstream import CircuitState, CircuitStatus
 
-__all__ = ["CacheStats", "Purged", "SystemAdmin", "UpstreamStatus"]
+__all__ = ["CacheStats", "CircuitReport", "Purged", "SystemAdmin", "UpstreamStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitReport:
+    state: str
+    consecutive_failures: int
+    retry_in_seconds: float | None
+    held_for_seconds: float | None
+    opened: int
+    rejected: int
+    last_error: str | None
+
+    @classmethod
+    def of(cls, status: CircuitStatus | None) -> CircuitReport:
+        if status is None:  # an upstream the mirror does not know: nothing to report
+            return cls(CircuitState.CLOSED.value, 0, None, None, 0, 0, None)
+        return cls(
+            status.state.value,
+            status.consecutive_failures,
+            _rounded(status.retry_in),
+            _rounded(status.held_for),
+            status.opened,
+            status.rejected,
+            status.last_error,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +59,7 @@ class UpstreamStatus:
     healthy: bool
     error: str | None
     latency_ms: float
+    circuit: CircuitReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +147,12 @@ def _status(upstream: UpstreamSettings, health: dict[str, Any]) -> UpstreamStatu
         healthy=bool(health.get("healthy", False)),
         error=None if health.get("error") is None else str(health["error"]),
         latency_ms=float(health.get("latency_ms", 0.0)),
+        circuit=CircuitReport.of(health.get("circuit")),
     )
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _by_kind(counter: Any) -> dict[str, float]:

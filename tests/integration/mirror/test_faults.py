@@ -115,26 +115,37 @@ async def test_stalled_upstream_answers_504(faulty_setup) -> None:
     assert time.monotonic() - started < 10
 
 
-async def test_stalled_blob_body_aborts_the_client(faulty_setup) -> None:
+async def test_a_blob_body_that_never_starts_is_retried_then_answers_504(faulty_setup) -> None:
     pullgate, faulty, image = faulty_setup
     await _read_manifest(pullgate, image)
     digest = image.layer_digests[0]
     faulty.inject(digest, Fault.stall_body())
-    await _client_reads_incomplete_body(
-        f"{pullgate.url}/v2/library/demo/blobs/{digest}", len(image.all_blobs[digest])
-    )
-    assert _spooled(pullgate) == []
+    # Headers, then silence: no byte has reached a client, so the fill may still retry, and
+    # when every attempt stalls the client gets a clean 504 rather than a cut connection.
+    status, _, body = await _get(f"{pullgate.url}/v2/library/demo/blobs/{digest}")
+    assert status == 504 and _code(body) == "UPSTREAM_TIMEOUT"
+    assert faulty.count("GET", digest) == 3  # one try and two retries
+    assert _spooled(pullgate) == [] and digest.split(":")[1] not in _stored(pullgate)
 
 
 async def test_rate_limited_upstream(faulty_setup) -> None:
-    pullgate, faulty, _image = faulty_setup
-    faulty.inject("/manifests/1", Fault.too_many_requests(retry_after=30))
-    status, headers, body = await _get(f"{pullgate.url}/v2/library/demo/manifests/1", Accept=MANIFEST_ACCEPT)
-    assert status == 429 and _code(body) == "TOOMANYREQUESTS" and headers["Retry-After"] == "30"
-    faulty.clear_faults()
+    pullgate, faulty, image = faulty_setup
+    faulty.add("library/demo", image, "2")
+    one, two = (f"{pullgate.url}/v2/library/demo/manifests/{tag}" for tag in ("1", "2"))
     faulty.inject("/manifests/1", Fault.too_many_requests(retry_after=0, times=1))
-    status, _, _ = await _get(f"{pullgate.url}/v2/library/demo/manifests/1", Accept=MANIFEST_ACCEPT)
+    status, _, _ = await _get(one, Accept=MANIFEST_ACCEPT)
     assert status == 200, "a short Retry-After is waited out"
+    faulty.inject("/manifests/2", Fault.too_many_requests(retry_after=30))
+    status, headers, body = await _get(two, Accept=MANIFEST_ACCEPT)
+    assert status == 429 and _code(body) == "TOOMANYREQUESTS" and headers["Retry-After"] == "30"
+    asked = faulty.count()
+    # The upstream asked for 30 s of quiet: clients are told so without it being asked again,
+    # and a known tag is served stale meanwhile.
+    status, headers, _ = await _get(two, Accept=MANIFEST_ACCEPT)
+    assert status == 429 and 0 < int(headers["Retry-After"]) <= 30
+    status, headers, _ = await _get(one, Accept=MANIFEST_ACCEPT)
+    assert status == 200 and headers["Warning"].startswith("110 ")
+    assert faulty.count() == asked
 
 
 async def test_transient_500s_are_retried_and_persistent_ones_answer_502(faulty_setup) -> None:
