@@ -9,11 +9,15 @@ it (busy_timeout), and cannot fail halfway. Readers that never write can use
 :func:`read_only`, whose transactions begin DEFERRED and, in WAL mode, never wait.
 
 PostgreSQL runs through asyncpg with a sized pool whose connections are pinged on checkout,
-so a restarted server costs one failed ping, not one failed request.
+so a restarted server costs one failed ping, not one failed request. With a ``timeout``,
+connecting, waiting for a pooled connection and every statement are bounded by it: a server
+that stops answering (a partition, a stuck failover) fails requests instead of hanging them,
+and the pool recovers by itself once it answers again.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +44,25 @@ _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 _READ_ONLY = "pullgate_read_only"
 
 
-def create_engine(url: str, pool_size: int) -> AsyncEngine:
-    """Create the engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL."""
+def create_engine(url: str, pool_size: int, timeout: float | None = None) -> AsyncEngine:
+    """Create the engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL.
+
+    ``timeout`` (PostgreSQL) bounds connecting, pool checkout and each statement; None (the
+    migrations, the CLI) leaves statements unbounded.
+    """
     parsed = make_url(url)
     if parsed.drivername == "sqlite+aiosqlite":
         return _sqlite_engine(parsed, pool_size)
     if parsed.drivername == "postgresql+asyncpg":
-        return create_async_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+        if timeout is None:
+            return create_async_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+        return create_async_engine(
+            parsed,
+            pool_size=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=timeout,
+            connect_args={"timeout": timeout, "command_timeout": timeout},
+        )
     raise ValueError(f"unsupported database driver {parsed.drivername!r}: use {' or '.join(_DRIVERS)}")
 
 
@@ -66,10 +82,22 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def ping(engine: AsyncEngine) -> None:
-    """Raise unless the database answers a trivial query."""
+    """Raise unless the database answers a trivial query (and, for SQLite, can be written)."""
     # Read-only, so that a readiness probe does not wait behind a long write on SQLite.
     async with read_only(engine).connect() as connection:
         await connection.execute(text("SELECT 1"))
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        _check_sqlite_files(Path(engine.url.database))
+
+
+def _check_sqlite_files(database: Path) -> None:
+    """SQLite keeps answering reads through open files after its files became read-only (a
+    read-only remount, an immutable flag, changed permissions), and only its writes fail:
+    every new decision then fails closed. Readiness says so instead of reporting "ok"."""
+    wal = database.with_name(database.name + "-wal")
+    for path in (database, wal, database.parent):
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            raise PermissionError(f"SQLite database file {path} is not readable and writable")
 
 
 def _sqlite_engine(url: URL, pool_size: int) -> AsyncEngine:

@@ -98,7 +98,7 @@ async def _tune_gc(app: web.Application) -> None:
 
 
 async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[None]:
-    engine = create_engine(settings.database.url, settings.database.pool_size)
+    engine = create_engine(settings.database.url, settings.database.pool_size, settings.database.timeout)
     store = _store(settings.storage)
     upstreams = {u.name: UpstreamRegistry(u, settings.upstream_client) for u in settings.upstreams}
     async with contextlib.AsyncExitStack() as stack:

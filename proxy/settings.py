@@ -141,6 +141,9 @@ class UpstreamClientSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///./data/pullgate.db"
     pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL: longest wait to connect, and for any one statement. An unreachable or
+    # silent server then fails requests closed within this bound instead of hanging them.
+    timeout: PositiveDuration = 15.0
     auto_migrate: bool | None = None  # None: migrate on start for SQLite, check the revision otherwise
 
     @field_validator("url")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from db.errors import database_unavailable, describe
 from db.queries import MetadataStore
 from proxy.cache.access import AccessTracker
 from proxy.cache.fill_lease import FillLease, FillLeases
@@ -115,6 +116,11 @@ class BlobCache:
         self._in_use[str(digest)] += 1
         try:
             return await self._open(key, digest, fetch)
+        except Exception as exc:
+            self.release(digest)
+            if database_unavailable(exc):
+                raise _database_unavailable(digest, exc) from exc
+            raise
         except BaseException:
             self.release(digest)
             raise
@@ -220,8 +226,12 @@ class BlobCache:
             failure = RegistryError(ErrorCode.UNAVAILABLE, "pullgate is shutting down")
             raise
         except Exception as exc:
-            log.exception("fill of %s for %s failed", digest, key)
-            failure = exc
+            if database_unavailable(exc):  # before any upstream request: the lease comes first
+                log.error("fill of %s for %s: the database is unavailable (%s)", digest, key, exc)
+                failure = _database_unavailable(digest, exc)
+            else:
+                log.exception("fill of %s for %s failed", digest, key)
+                failure = exc
         finally:
             if failure is not None:
                 # The spool file goes before anyone hears of the failure: nothing half-written stays.
@@ -256,3 +266,13 @@ class BlobCache:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._leases.close()
+
+
+def _database_unavailable(digest: Digest, exc: Exception) -> RegistryError:
+    """Allowed, but not servable now: whether the repository holds it, or who fetches it,
+    is in the database. A 503 tells the client to come back, as it would for any outage."""
+    return RegistryError(
+        ErrorCode.UNAVAILABLE,
+        f"pullgate cannot serve blob {digest} now: its database is unavailable ({describe(exc)}); retry later",
+        headers={"Retry-After": "10"},
+    )

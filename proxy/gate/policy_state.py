@@ -5,6 +5,12 @@ decides alike; one version covers them all. Each replica checks the version
 at most every `policy_refresh_interval`; a change made through this replica's admin API is
 seen at once (`invalidate`). If the policy cannot be loaded the gate fails closed: the error
 propagates and the request is denied (DESIGN.md invariant 2).
+
+A failed load is not retried by every request: for `policy_refresh_interval` after it,
+`current` raises `PolicyUnavailableError` at once. Against a database that stopped
+answering, one request per interval waits for the timeout rather than every request in turn
+behind the lock. `last_known` keeps the snapshot in force before the failure, which the gate
+uses only to recognise decisions it made under it (see `Gate._decide`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,11 @@ from proxy.policy.signing import RequirementSet, SignatureRequirement
 from proxy.policy.vulnerability import ExceptionSet, PolicySet, VulnerabilityException, VulnerabilityPolicy
 from proxy.signatures.trust import MaterialKind, TrustMaterial, TrustSet
 
-__all__ = ["PolicySnapshot", "PolicySource", "PolicyState", "SigningSource"]
+__all__ = ["PolicySnapshot", "PolicySource", "PolicyState", "PolicyUnavailableError", "SigningSource"]
+
+
+class PolicyUnavailableError(Exception):
+    """The policy could not be loaded a moment ago; `__cause__` is why."""
 
 
 class PolicySource(Protocol):
@@ -74,16 +84,34 @@ class PolicyState:
         self._refresh_interval = refresh_interval
         self._snapshot: PolicySnapshot | None = None
         self._checked_at = 0.0
+        self._failure: Exception | None = None
+        self._failed_at = 0.0
         self._lock = asyncio.Lock()
+
+    @property
+    def last_known(self) -> PolicySnapshot | None:
+        """The snapshot last loaded, however long ago (None before the first load)."""
+        return self._snapshot
 
     async def current(self) -> PolicySnapshot:
         snapshot = self._snapshot
         if snapshot is not None and time.monotonic() - self._checked_at < self._refresh_interval:
             return snapshot
+        self._raise_recent_failure()
         async with self._lock:  # one reload at a time; the others wait for it
             if self._snapshot is not None and time.monotonic() - self._checked_at < self._refresh_interval:
                 return self._snapshot
-            return await self._refresh()
+            self._raise_recent_failure()  # the reload we waited for failed
+            try:
+                return await self._refresh()
+            except Exception as exc:
+                self._failure, self._failed_at = exc, time.monotonic()
+                raise
+
+    def _raise_recent_failure(self) -> None:
+        failure = self._failure
+        if failure is not None and time.monotonic() - self._failed_at < self._refresh_interval:
+            raise PolicyUnavailableError(f"the policy could not be loaded: {failure}") from failure
 
     async def _refresh(self) -> PolicySnapshot:
         version, default_action = await self._source.policy_state()
@@ -107,10 +135,12 @@ class PolicyState:
             )
             self._snapshot = snapshot
         self._checked_at = time.monotonic()
+        self._failure = None
         return snapshot
 
     def invalidate(self) -> None:
         self._checked_at = 0.0
+        self._failure = None
 
 
 def _build(  # noqa: PLR0917 - called once, by to_thread, which passes positionally

@@ -5,19 +5,19 @@ Order of a manifest request: the mirror resolves and fetches (the bytes are need
 what the image is), then `decide` runs the checks — signature/attestation artifacts are let
 through; otherwise the review state (released / rejected), the rules, and later checks
 (signatures, scans) combine into one outcome, the most restrictive winning. Anything that
-goes wrong while deciding denies (DESIGN.md invariant 2).
+goes wrong while deciding denies (DESIGN.md invariant 2); a database that cannot be used
+denies with its own message (`outage.py`), and only a decision made before it failed, still
+within its cache lifetime, is reused meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
-from db.audit_queries import NewAuditEvent
-from db.decision_queries import DecisionRow, DecisionStore
+from db.decision_queries import DecisionStore
 from db.quarantine_queries import QuarantineStore
 from db.queries import MetadataStore
 from proxy.cache.blobs import BlobSource
@@ -27,10 +27,13 @@ from proxy.cache.manifests import CachedManifest
 from proxy.cache.mirror import Mirror, ServedManifest
 from proxy.cache.repositories import RepositoryIds
 from proxy.cache.singleflight import Coalescer
+from proxy.gate import outage
 from proxy.gate.artifacts import is_signature_artifact
 from proxy.gate.audit import AuditWriter
 from proxy.gate.decision import Decision, denial
+from proxy.gate.holding import Holds
 from proxy.gate.policy_state import PolicySnapshot, PolicyState
+from proxy.gate.records import ClientInfo, audit_record, decision_row, image_name, now
 from proxy.gate.review import apply_review
 from proxy.gate.scans.check import VulnerabilityCheck
 from proxy.gate.signing.check import SignatureCheck, combine
@@ -44,13 +47,6 @@ from proxy.settings import GateSettings
 __all__ = ["ClientInfo", "Gate", "GatedManifest"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    address: str | None = None
-    user_agent: str | None = None
-    identity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +85,35 @@ class Gate:
         self._metrics = metrics
         self._settings = settings
         self._cache: LRU[tuple[RepoKey, Digest, str | None], Decision] = LRU(100_000)
-        self._blobs_allowed: LRU[tuple[RepoKey, Digest], int] = LRU(200_000)  # -> policy version
-        self._prefetches: set[asyncio.Task[None]] = set()
+        # -> (policy version, end of the allowing decision's cache lifetime)
+        self._blobs_allowed: LRU[tuple[RepoKey, Digest], tuple[int, datetime]] = LRU(200_000)
+        self._holds = Holds(mirror=mirror, reviews=reviews, prefetch_blobs=settings.quarantine_prefetch_blobs)
         self._deciding: Coalescer[tuple[RepoKey, Digest, str | None, int], Decision] = Coalescer()
 
     # -- manifests ----------------------------------------------------------------------
     async def manifest(self, key: RepoKey, reference: Tag | Digest, client: ClientInfo) -> GatedManifest:
-        served = await self.mirror.manifest(key, reference)
-        cached = await self.mirror.cached_manifest(key, served.digest)
         tag = str(reference) if isinstance(reference, Tag) else None
+        try:
+            served = await self.mirror.manifest(key, reference)
+            cached = await self.mirror.cached_manifest(key, served.digest)
+        except Exception as exc:
+            if not outage.unavailable(exc):
+                raise
+            # Not even the image is known without the database: deny, and audit the attempt.
+            digest = reference if isinstance(reference, Digest) else None
+            log.error("pull of %s: the database is unavailable (%s); denying", key, exc)
+            undecided = outage.cannot_decide(image_name(key, digest, tag), exc)
+            await self._audit.record(audit_record(key, digest, tag, undecided, client))
+            raise denial(undecided) from exc
         decision = await self.decide(key, cached, tag)
-        await self._audit.record(_audit_record(key, served.digest, tag, decision, client))
+        await self._audit.record(audit_record(key, served.digest, tag, decision, client))
         if not decision.outcome.serves:
             raise denial(decision, self._console)
+        # The client asks for these blobs next: they are allowed by this very decision, so
+        # their authorisation needs no query (and still works if the database goes away).
+        allowed = (decision.policy_version, self._expiry(decision))
+        for descriptor in cached.manifest.blobs:
+            self._blobs_allowed.put((key, descriptor.digest), allowed)
         return GatedManifest(served, decision)
 
     async def decide(self, key: RepoKey, manifest: CachedManifest, tag: str | None) -> Decision:
@@ -109,22 +121,29 @@ class Gate:
         try:
             return await self._decide(key, manifest, tag)
         except Exception as exc:
-            log.exception("deciding %s@%s failed; denying", key, manifest.digest)
-            reason = Reason("gate", f"the gate could not decide ({type(exc).__name__}); denied to be safe")
-            return Decision(
-                str(uuid.uuid4()), Outcome.DENY, (reason,), 0, _image(key, manifest.digest), _now()
-            )
+            if outage.unavailable(exc):
+                log.error(
+                    "deciding %s@%s: the database is unavailable (%s); denying", key, manifest.digest, exc
+                )
+            else:
+                log.exception("deciding %s@%s failed; denying", key, manifest.digest)
+            return outage.cannot_decide(image_name(key, manifest.digest), exc)
 
     async def _decide(self, key: RepoKey, manifest: CachedManifest, tag: str | None) -> Decision:
-        snapshot = await self.policy.current()
-        cache_key = (key, manifest.digest, tag)
-        cached = self._cache.get(cache_key)
-        now = _now()
-        if (
-            cached is not None
-            and cached.policy_version == snapshot.version
-            and (now - cached.decided_at).total_seconds() < self._settings.decision_cache_ttl
-        ):
+        try:
+            snapshot = await self.policy.current()
+        except Exception as exc:
+            # Without the database nothing new is decided, but a decision made just before
+            # it went away stands for the rest of its cache lifetime (docs/policy.md).
+            kept = self._reusable(key, manifest.digest, tag, self.policy.last_known)
+            if kept is None or not outage.unavailable(exc):
+                raise
+            log.warning(
+                "the database is unavailable; reusing decision %s for %s@%s", kept.id, key, manifest.digest
+            )
+            return kept
+        cached = self._reusable(key, manifest.digest, tag, snapshot)
+        if cached is not None:
             return cached
         # One decision per image and policy version at a time: when a cached decision expires
         # under load, the requests that arrive together share one new decision.
@@ -133,22 +152,34 @@ class Gate:
             lambda: self._new_decision(key, manifest, tag, snapshot),
         )
 
+    def _reusable(
+        self, key: RepoKey, digest: Digest, tag: str | None, snapshot: PolicySnapshot | None
+    ) -> Decision | None:
+        """The cached decision, if it was made under `snapshot` and is still within its TTL."""
+        cached = self._cache.get((key, digest, tag))
+        if cached is None or snapshot is None or cached.policy_version != snapshot.version:
+            return None
+        return cached if now() < self._expiry(cached) else None
+
+    def _expiry(self, decision: Decision) -> datetime:
+        return decision.decided_at + timedelta(seconds=self._settings.decision_cache_ttl)
+
     async def _new_decision(
         self, key: RepoKey, manifest: CachedManifest, tag: str | None, snapshot: PolicySnapshot
     ) -> Decision:
-        now = _now()
-        verdict = await self.verdict(key, manifest, tag, snapshot, now)
+        decided_at = now()
+        verdict = await self.verdict(key, manifest, tag, snapshot, decided_at)
         decision = Decision(
             str(uuid.uuid4()),
             verdict.outcome,
             verdict.reasons,
             snapshot.version,
-            _image(key, manifest.digest),
-            now,
+            image_name(key, manifest.digest),
+            decided_at,
         )
-        await self._decisions.record_decision(_decision_row(decision, key, manifest.digest, tag))
+        await self._decisions.record_decision(decision_row(decision, key, manifest.digest, tag))
         if decision.outcome is Outcome.QUARANTINE:
-            await self._hold(key, manifest, tag, decision)
+            await self._holds.hold(key, manifest, tag, decision)
         self._metrics.decisions.labels(decision.outcome.value).inc()
         if decision.outcome is not Outcome.PENDING:  # pending waits on something: ask again next time
             self._cache.put((key, manifest.digest, tag), decision)
@@ -186,34 +217,6 @@ class Gate:
         review = await self._reviews.review_state(key.upstream, str(key.name), str(manifest.digest), now)
         return apply_review(verdict, review)
 
-    async def _hold(
-        self, key: RepoKey, manifest: CachedManifest, tag: str | None, decision: Decision
-    ) -> None:
-        await self._reviews.hold(
-            key.upstream,
-            str(key.name),
-            str(manifest.digest),
-            reference=tag,
-            decision_id=decision.id,
-            rule_ids=decision.rule_ids,
-        )
-        if self._settings.quarantine_prefetch_blobs:
-            task = asyncio.create_task(self._prefetch(key, manifest), name=f"prefetch {manifest.digest}")
-            self._prefetches.add(task)
-            task.add_done_callback(self._prefetches.discard)
-
-    async def _prefetch(self, key: RepoKey, manifest: CachedManifest) -> None:
-        """Cache a quarantined image's blobs so that, once released, it pulls at cache speed."""
-        for descriptor in manifest.manifest.blobs:
-            try:
-                source = await self.mirror.blob(key, descriptor.digest)
-                try:
-                    await source.settle()
-                finally:
-                    source.release()
-            except Exception as exc:  # a reviewer can still release; the pull will fetch then
-                log.warning("prefetch of %s for quarantined %s failed: %s", descriptor.digest, key, exc)
-
     def forget(self, digest: Digest | None = None) -> None:
         """Drop cached decisions (all, or one image's) after a review or rule change."""
         if digest is None:
@@ -221,6 +224,9 @@ class Gate:
             self._blobs_allowed = LRU(200_000)
         else:
             self._cache.discard_where(lambda k: k[1] == digest)
+            # Which blobs this image allowed is not kept: re-derive them all, so a blob of an
+            # image that is now denied is not served on its old allowance.
+            self._blobs_allowed = LRU(200_000)
         self.policy.invalidate()
 
     # -- blobs --------------------------------------------------------------------------
@@ -232,72 +238,42 @@ class Gate:
         """Raise DENIED unless an allowed manifest of this repository references the blob."""
         try:
             snapshot = await self.policy.current()
-            if self._blobs_allowed.get((key, digest)) == snapshot.version:
+            allowed = self._blobs_allowed.get((key, digest))
+            if allowed is not None and allowed[0] == snapshot.version:
                 return
             repository_id = await self._repositories.get(key)
             for text in await self._meta.manifests_referencing(repository_id, str(digest)):
                 manifest = await self.mirror.cached_manifest(key, Digest.parse(text))
-                if (await self.decide(key, manifest, None)).outcome.serves:
-                    self._blobs_allowed.put((key, digest), snapshot.version)
+                decision = await self.decide(key, manifest, None)
+                if decision.outcome.serves:
+                    self._blobs_allowed.put((key, digest), (snapshot.version, self._expiry(decision)))
                     return
         except RegistryError:
             raise
         except Exception as exc:
-            log.exception("authorising blob %s of %s failed; denying", digest, key)
-            raise RegistryError(
-                ErrorCode.DENIED,
-                f"pullgate: blob {digest} of {key}: the gate could not decide; denied to be safe",
-            ) from exc
+            if outage.unavailable(exc) and self._blob_still_allowed(key, digest):
+                return  # allowed by a decision made before the outage, still within its TTL
+            self._blob_undecided(key, digest, exc)
         raise RegistryError(
             ErrorCode.DENIED,
             f"pullgate: blob {digest} is not referenced by an allowed image in {key}",
             detail={"repository": str(key), "digest": str(digest)},
         )
 
+    def _blob_still_allowed(self, key: RepoKey, digest: Digest) -> bool:
+        allowed, snapshot = self._blobs_allowed.get((key, digest)), self.policy.last_known
+        return bool(allowed and snapshot and allowed[0] == snapshot.version and now() < allowed[1])
+
+    def _blob_undecided(self, key: RepoKey, digest: Digest, exc: Exception) -> None:
+        if outage.unavailable(exc):
+            log.error(
+                "authorising blob %s of %s: the database is unavailable (%s); denying", digest, key, exc
+            )
+            why = outage.cannot_decide(f"{key}@{digest}", exc).reasons[0].message
+        else:
+            log.exception("authorising blob %s of %s failed; denying", digest, key)
+            why = "the gate could not decide; denied to be safe"
+        raise RegistryError(ErrorCode.DENIED, f"pullgate: blob {digest} of {key}: {why}") from exc
+
     async def close(self) -> None:
-        for task in list(self._prefetches):
-            task.cancel()
-        await asyncio.gather(*self._prefetches, return_exceptions=True)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _image(key: RepoKey, digest: Digest) -> str:
-    return f"{key}@{digest}"
-
-
-def _decision_row(decision: Decision, key: RepoKey, digest: Digest, tag: str | None) -> DecisionRow:
-    return DecisionRow(
-        id=decision.id,
-        upstream=key.upstream,
-        repository=str(key.name),
-        digest=str(digest),
-        reference=tag,
-        outcome=decision.outcome,
-        reasons=decision.reasons,
-        policy_version=decision.policy_version,
-        created_at=decision.decided_at,
-    )
-
-
-def _audit_record(
-    key: RepoKey, digest: Digest, tag: str | None, decision: Decision, client: ClientInfo
-) -> NewAuditEvent:
-    return NewAuditEvent(
-        created_at=_now(),
-        kind="pull",
-        client_address=client.address,
-        user_agent=client.user_agent,
-        identity=client.identity,
-        upstream=key.upstream,
-        repository=str(key.name),
-        reference=tag,
-        digest=str(digest),
-        decision_id=decision.id,
-        outcome=decision.outcome.value,
-        reasons=decision.reasons_as_dicts(),
-        rule_ids=decision.rule_ids,
-        policy_version=decision.policy_version,
-    )
+        await self._holds.close()
