@@ -10,9 +10,10 @@ the circuit, its failure opens it again. Any answer from the upstream (a 404 inc
 counts as success: the upstream is there.
 
 A 429 or 503 with Retry-After *holds* the upstream for that long (at most `hold_max`):
-meanwhile requests are answered at once with the time left, instead of each asking again
-and being told the same. A short hold is waited out by the retry policy like a short
-Retry-After always was.
+meanwhile requests are answered at once with the time the upstream asked for that is left,
+instead of each asking again and being told the same. A short pause is waited out by the
+retry policy like a short Retry-After always was; a long one is passed on, even when the
+hold itself was cut to `hold_max`.
 
 State is per replica and in memory; it is observable through `status()` (the admin API's
 upstream list and the metrics read it).
@@ -74,6 +75,7 @@ class Circuit:
         self._opened_at: float | None = None  # set while open or half-open
         self._trial = False  # a half-open trial is under way
         self._hold_until = 0.0
+        self._asked_until = 0.0  # what the upstream asked for; the hold may be shorter
         self._hold_kind = UpstreamErrorKind.RATE_LIMITED
         self._opened = 0
         self._rejected = 0
@@ -113,7 +115,7 @@ class Circuit:
         now = self._clock()
         if now < self._hold_until:
             self._rejected += 1
-            raise self._held_error(self._hold_until - now)
+            raise self._held_error(self._asked_until - now)
         state = self._state(now)
         if state is CircuitState.OPEN or (state is CircuitState.HALF_OPEN and self._trial):
             self._rejected += 1
@@ -130,7 +132,9 @@ class Circuit:
 
     def _failed(self, err: UpstreamError, trial: bool) -> None:
         if err.retry_after is not None and err.status in _HOLDING_STATUSES:
-            self._hold_until = self._clock() + min(err.retry_after, self._hold_max)
+            now = self._clock()
+            self._hold_until = now + min(err.retry_after, self._hold_max)
+            self._asked_until = now + err.retry_after
             self._hold_kind = err.kind
         if err.kind not in _COUNTED:
             if trial or not err.temporary:  # the upstream answered: it is there
