@@ -23,6 +23,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import sysconfig
 import tempfile
 from dataclasses import dataclass
@@ -238,4 +239,15 @@ def _failure(result: Completed) -> ScannerError:
     fatal = text[text.rfind("FATAL") :] if "FATAL" in text else text[-2000:]
     message = " ".join(fatal.split())[:1000] or "no message"
     temporary = _PERMANENT.search(fatal) is None
-    return ScannerError(f"trivy exited with status {result.returncode}: {message}", temporary=temporary)
+    return ScannerError(f"trivy {_ending(result.returncode)}: {message}", temporary=temporary)
+
+
+def _ending(returncode: int) -> str:
+    """How the process ended: a negative code is the signal that killed it (asyncio's way)."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with status {returncode}"
