@@ -32,9 +32,7 @@ class ResetPoint(StrEnum):
 
 
 # Faults that change a body: a HEAD has none, so they leave HEAD requests alone.
-_BODY_FAULTS = frozenset(
-    {FaultKind.WRONG_BYTES, FaultKind.TRUNCATE, FaultKind.STALL_BODY, FaultKind.TRICKLE}
-)
+_BODY_FAULTS = frozenset({FaultKind.WRONG_BYTES, FaultKind.TRUNCATE, FaultKind.STALL_BODY, FaultKind.TRICKLE})
 
 
 @dataclass(frozen=True)

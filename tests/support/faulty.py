@@ -233,9 +233,7 @@ async def _trickle(request: web.Request, content: _Content, fault: Fault) -> tup
 _BEFORE_RESET = 0.2
 
 
-async def _reset(
-    request: web.Request, content: _Content, at: ResetPoint
-) -> tuple[web.StreamResponse, int]:
+async def _reset(request: web.Request, content: _Content, at: ResetPoint) -> tuple[web.StreamResponse, int]:
     """Answer up to ``at``, then reset the connection (RST, not FIN)."""
     assert request.transport is not None
     if at is ResetPoint.BEFORE_STATUS:

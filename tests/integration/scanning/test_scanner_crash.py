@@ -2,7 +2,7 @@
 
 End to end through pullgate: the real Trivy backend running a process that is killed or exits
 non-zero (a wrapper script standing in for the trivy binary, so the process really dies),
-and a Harbor scanner adapter answering 500 or garbage. Each time the pull is refused as
+a Harbor scanner adapter answering 500 or garbage, and the built-in scanner raising. Each time the pull is refused as
 pending with the scan's error and a Retry-After, a second pull is still refused (a failure
 is never turned into a clean report), and the image's blobs are not served either.
 """
@@ -10,9 +10,11 @@ is never turned into a clean report), and the image's blobs are not served eithe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
+from proxy.gate.scans.builtin import BuiltinScanner
 from tests.integration.admin.conftest import MakeWorld, World
 from tests.support.harbor_adapter import HarborAdapter
 from tests.support.http import http_get
@@ -68,3 +70,14 @@ async def test_a_harbor_adapter_that_fails_leaves_the_image_pending(
         world = await make_world(POLICY.replace("SCANNER", "harbor:clair"), scanning=scanning)
         await _assert_pending(world, "harbor:clair")
         assert adapter.records, "the adapter was asked to scan"
+
+
+async def test_a_builtin_scanner_that_raises_leaves_the_image_pending(
+    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crash(*_args: object) -> NoReturn:
+        raise MemoryError("a layer too big to analyse")
+
+    monkeypatch.setattr(BuiltinScanner, "scan", crash)
+    world = await make_world(POLICY.replace("SCANNER", "builtin"))
+    await _assert_pending(world, "MemoryError")
