@@ -16,6 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from db.decision_queries import DecisionStore
 from db.quarantine_queries import QuarantineStore
@@ -264,7 +265,7 @@ class Gate:
         allowed, snapshot = self._blobs_allowed.get((key, digest)), self.policy.last_known
         return bool(allowed and snapshot and allowed[0] == snapshot.version and now() < allowed[1])
 
-    def _blob_undecided(self, key: RepoKey, digest: Digest, exc: Exception) -> None:
+    def _blob_undecided(self, key: RepoKey, digest: Digest, exc: Exception) -> NoReturn:
         if outage.unavailable(exc):
             log.error(
                 "authorising blob %s of %s: the database is unavailable (%s); denying", digest, key, exc
