@@ -130,6 +130,8 @@ class FaultyRegistry(ServedInThread):
             return await _trickle(request, content, fault)
         if fault.kind is FaultKind.RESET:
             return await _reset(request, content, fault.reset_at)
+        if fault.kind is FaultKind.ENDLESS_ERROR:
+            return await _endless_error(request, fault.status)
         return await _broken_body(request, content, fault.kind)
 
     def _resolve(self, request: web.Request) -> _Content:
@@ -214,6 +216,24 @@ async def _broken_body(
     assert request.transport is not None
     request.transport.close()
     raise _HungUp(len(half))
+
+
+async def _endless_error(request: web.Request, status: int) -> tuple[web.StreamResponse, int]:
+    """An OCI error envelope whose message never ends: only a reader that caps it gets an answer."""
+    response = web.StreamResponse(status=status, headers={**_API_HEADER, "Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    sent = 0
+    if request.method == "HEAD":
+        return response, 0
+    chunk = b"x" * 65536
+    try:
+        await response.write(b'{"errors": [{"code": "UNKNOWN", "message": "')
+        while True:
+            await response.write(chunk)
+            sent += len(chunk)
+    except ConnectionError:
+        raise _HungUp(sent) from None
 
 
 async def _trickle(request: web.Request, content: _Content, fault: Fault) -> tuple[web.StreamResponse, int]:
