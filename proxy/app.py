@@ -252,9 +252,10 @@ def _store(storage: StorageSettings) -> BlobStore:
                 max_concurrent_parts=s3.max_concurrent_parts,
                 create_bucket=s3.create_bucket,
                 stale_upload_age=s3.stale_upload_age,
+                stale_spool_age=storage.stale_spool_age,
             )
         )
-    return FilesystemBlobStore(storage.path)
+    return FilesystemBlobStore(storage.path, stale_spool_age=storage.stale_spool_age)
 
 
 def _mirror(

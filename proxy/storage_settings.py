@@ -68,6 +68,10 @@ class StorageSettings(_Section):
     backend: Literal["filesystem", "s3"] = "filesystem"
     path: Path = Path("./data/blobs")  # the filesystem backend's directory
     s3: S3StorageSettings | None = None
+    # Spool files a crashed process left are removed at start once their owner is provably
+    # dead (same machine); any spool file nobody modified for this long goes too (another
+    # machine's, on a shared directory). None: only the provably orphaned ones.
+    stale_spool_age: Duration | None = 86400.0
 
     @model_validator(mode="after")
     def _s3_needs_settings(self) -> StorageSettings:

@@ -7,7 +7,14 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["SUPPORTED_ALGORITHMS", "Digest", "DigestMismatchError", "Hasher", "InvalidDigestError"]
+__all__ = [
+    "SUPPORTED_ALGORITHMS",
+    "Digest",
+    "DigestCheck",
+    "DigestMismatchError",
+    "Hasher",
+    "InvalidDigestError",
+]
 
 # Only registered algorithms are accepted: an unknown one could never be verified,
 # so bytes fetched under it could never be trusted.
@@ -83,3 +90,29 @@ class Digest:
     def tag_form(self) -> str:
         """The referrers tag schema's fallback tag: ``sha256-<hex>``."""
         return f"{self.algorithm}-{self.encoded}"
+
+
+class DigestCheck:
+    """The digest and length of bytes as they pass, checked once the last one has."""
+
+    def __init__(self, algorithm: str = "sha256") -> None:
+        self.algorithm = algorithm
+        self._hasher = Digest.hasher_for(algorithm)
+        self.size = 0
+
+    def update(self, data: bytes) -> None:
+        self._hasher.update(data)
+        self.size += len(data)
+
+    def digest(self) -> Digest:
+        return Digest(self.algorithm, self._hasher.hexdigest())
+
+    def verify(self, expected: Digest, size: int | None = None) -> None:
+        """Raise `DigestMismatchError` unless the bytes seen are `expected` (and `size` long)."""
+        if size is not None and size != self.size:
+            raise DigestMismatchError(expected, None, size, self.size)
+        if expected.algorithm != self.algorithm:
+            raise ValueError(f"hashed with {self.algorithm}, cannot check {expected}")
+        actual = self.digest()
+        if actual != expected:
+            raise DigestMismatchError(expected, actual, size, self.size)

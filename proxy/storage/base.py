@@ -9,18 +9,41 @@ while it grows, which is how single-flight followers stream a blob that is still
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from proxy.oci.digest import Digest
+from proxy.oci.digest import Digest, DigestCheck
 
-__all__ = ["DEFAULT_CHUNK", "BlobNotFoundError", "BlobStore", "PresigningStore", "StorageError", "Upload"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "BlobNotFoundError",
+    "BlobStore",
+    "PresigningStore",
+    "Spill",
+    "StorageError",
+    "StorageFullError",
+    "Upload",
+]
 
 DEFAULT_CHUNK = 256 * 1024
 
 
 class StorageError(Exception):
-    """The backend failed (disk full, bucket unreachable, permission denied...)."""
+    """The backend failed (disk full, bucket unreachable, permission denied...).
+
+    `reason` is a short machine-readable cause for metrics: the errno's name in lower case
+    ("enospc", "eio", "eacces"...) for local files, "backend" for everything else.
+    """
+
+    def __init__(self, message: str, *, reason: str = "backend", path: Path | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.path = path
+
+
+class StorageFullError(StorageError):
+    """No space is left where the bytes had to go (ENOSPC, or EDQUOT: a quota is used up)."""
 
 
 class BlobNotFoundError(StorageError):
@@ -57,6 +80,22 @@ class Upload(Protocol):
 
     async def abort(self) -> None:
         """Discard the spool file. Safe to call more than once, and after `commit`."""
+
+    def spill(self) -> Spill:
+        """After `write` raised `StorageError`: what the caller needs to go on without the file.
+
+        The upload is discarded by then (its spool file removed), but every byte handed to
+        `write` was hashed: a caller can keep hashing what follows and still verify the whole.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class Spill:
+    """What an upload whose spool file could not be written leaves to its caller."""
+
+    check: DigestCheck  # over every byte handed to `write`, those that never reached the file too
+    in_file: int  # bytes that reached the spool file before it failed: [0, in_file)
+    unwritten: bytes  # the bytes handed to `write` after those, in order
 
 
 class BlobStore(Protocol):

@@ -8,16 +8,14 @@ Layout::
 Spool files live under the same root as content so that publishing one is a rename within
 one filesystem, which is atomic: a reader finds either no blob or the whole verified blob.
 A crash mid-download leaves only a spool file, which the next `open()` removes (DESIGN.md
-invariant 5). One process owns a root: `open()` treats every spool file older than itself
-as left behind by a crash.
+invariant 5). Several processes may share a root (replicas on one host or on a shared
+filesystem): `open()` removes only spool files whose writer is provably gone, or that nobody
+has touched for `stale_spool_age` (see `spool_files`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import secrets
-import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -36,15 +34,17 @@ from proxy.storage.fsutil import (
     files_with_sizes,
     in_thread,
     os_errors,
-    remove_stale_files,
     subdirectories,
 )
+from proxy.storage.spool import open_spool
+from proxy.storage.spool_files import sweep_spool_files
 
 __all__ = ["FilesystemBlobStore", "FilesystemUpload"]
 
 _log = logging.getLogger(__name__)
 
 _PROBE = b"pullgate storage probe\n"
+DEFAULT_STALE_SPOOL_AGE = 86400.0
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -53,42 +53,48 @@ _PROBE = b"pullgate storage probe\n"
 class FilesystemBlobStore:
     """Blobs as files under `root`, published by an atomic rename once verified."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, stale_spool_age: float | None = DEFAULT_STALE_SPOOL_AGE) -> None:
         self._root = root
         self._blobs = root / "blobs"
         self._uploads = root / "_uploads"
+        self._stale_spool_age = stale_spool_age
 
     @property
     def root(self) -> Path:
         return self._root
 
     async def open(self) -> None:
-        started = time.time()
         for directory in (self._uploads, *(self._blobs / name for name in SUPPORTED_ALGORITHMS)):
             with os_errors("create directory", directory):
                 await aiofiles.os.makedirs(directory, exist_ok=True)
         removed = await in_thread(
-            "clean up", self._uploads, partial(remove_stale_files, self._uploads, started)
+            "clean up", self._uploads, partial(sweep_spool_files, self._uploads, self._stale_spool_age)
         )
         if removed:
-            _log.warning("removed %d spool file(s) left by an earlier run in %s", removed, self._uploads)
+            _log.warning("removed %d spool file(s) left by a crash in %s", len(removed), self._uploads)
 
     async def close(self) -> None:
         """Nothing to release: every open file belongs to a read or an upload."""
 
     async def ping(self) -> None:
-        probe = self._uploads / f"ping-{secrets.token_hex(8)}"
-        with os_errors("probe", probe):
-            try:
-                async with aiofiles.open(probe, "xb") as file:
-                    await file.write(_PROBE)
-                async with aiofiles.open(probe, "rb") as file:
-                    echoed = await file.read()
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    await aiofiles.os.remove(probe)
+        try:
+            echoed = await self._probe()
+        except StorageError as exc:
+            raise StorageError(f"probe failed for {self._uploads}: {exc}", reason=exc.reason) from exc
         if echoed != _PROBE:
-            raise StorageError(f"probe failed for {probe}: read back different bytes")
+            raise StorageError(f"probe failed for {self._uploads}: read back different bytes")
+
+    async def _probe(self) -> bytes:
+        # A spool file like any other, so that one a crash leaves behind is swept too.
+        spool = await open_spool(self._uploads)
+        try:
+            await spool.write(_PROBE)
+            await spool.flush()
+            with os_errors("read", spool.path):
+                async with aiofiles.open(spool.path, "rb") as file:
+                    return await file.read()
+        finally:
+            await spool.remove()
 
     async def stat(self, digest: Digest) -> int | None:
         path = self._path_of(digest)
@@ -139,11 +145,7 @@ class FilesystemBlobStore:
         return path if path.is_file() else None
 
     async def new_upload(self, *, expected: Digest | None = None) -> FilesystemUpload:
-        path = self._uploads / secrets.token_hex(16)
-        with os_errors("create spool file", path):
-            # Unbuffered: bytes counted in `size` must be in the file for readers to follow.
-            file = await aiofiles.open(path, "xb", buffering=0)
-        return FilesystemUpload(file, path, self._path_of)
+        return FilesystemUpload(await open_spool(self._uploads, expected), self._path_of)
 
     async def put_bytes(self, digest: Digest, data: bytes) -> None:
         upload = await self.new_upload()

@@ -8,10 +8,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from aiofiles.threadpool.binary import AsyncFileIO
-
 from proxy.oci.digest import Digest
-from proxy.storage.base import StorageError
+from proxy.storage.base import Spill, StorageError
 from proxy.storage.fsutil import in_thread, os_errors, publish
 from proxy.storage.spool import HashedSpool
 
@@ -27,8 +25,8 @@ class _State(enum.Enum):
 class FilesystemUpload:
     """A spool file under ``root/_uploads`` (see `HashedSpool`), published by rename."""
 
-    def __init__(self, file: AsyncFileIO, path: Path, target_for: Callable[[Digest], Path]) -> None:
-        self._spool = HashedSpool(file, path)
+    def __init__(self, spool: HashedSpool, target_for: Callable[[Digest], Path]) -> None:
+        self._spool = spool
         self._target_for = target_for
         self._state = _State.OPEN
 
@@ -65,6 +63,9 @@ class FilesystemUpload:
         if self._state is _State.OPEN:
             await self._discard()
 
+    def spill(self) -> Spill:
+        return self._spool.spill()
+
     def _require_open(self) -> None:
         if self._state is not _State.OPEN:
             raise StorageError(f"upload {self.path.name} is already {self._state.value}")
@@ -74,9 +75,10 @@ class FilesystemUpload:
         # The data must be on disk before the name is: otherwise a crash right after the
         # rename could leave a valid-looking content path holding zeros or nothing.
         await in_thread("fsync", path, partial(os.fsync, file.fileno()))
+        # Renamed while still open, so still locked: a start-up sweep elsewhere cannot take it.
+        await in_thread("publish", target, partial(publish, path, target))
         with os_errors("close", path):
             await file.close()
-        await in_thread("publish", target, partial(publish, path, target))
 
     async def _discard(self) -> None:
         self._state = _State.DISCARDED

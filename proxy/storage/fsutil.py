@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from proxy.oci.digest import Digest, InvalidDigestError
-from proxy.storage.base import StorageError
+from proxy.storage.base import StorageError, StorageFullError
 
 _T = TypeVar("_T")
 _REHASH_CHUNK = 1024 * 1024
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def failure(operation: str, path: Path, exc: OSError) -> StorageError:
     # strerror ("No space left on device") and the path are what an operator needs; the
     # rest of the OSError (errno, a second filename) adds nothing for them.
-    reason = exc.strerror or type(exc).__name__
-    return StorageError(f"{operation} failed for {path}: {reason}")
+    text = exc.strerror or type(exc).__name__
+    reason = errno.errorcode.get(exc.errno, "oserror").lower() if exc.errno else "oserror"
+    kind = StorageFullError if exc.errno in _FULL else StorageError
+    return kind(f"{operation} failed for {path}: {text}", reason=reason, path=path)
 
 
 @contextlib.contextmanager
@@ -81,16 +85,6 @@ def hash_file(path: Path, algorithm: str) -> str:
         while chunk := file.read(_REHASH_CHUNK):
             hasher.update(chunk)
     return hasher.hexdigest()
-
-
-def remove_stale_files(directory: Path, before: float) -> int:
-    removed = 0
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < before:
-                Path(entry.path).unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 def subdirectories(directory: Path) -> list[Path]:

@@ -6,17 +6,16 @@ blob. Spool files stay local so that single-flight followers can stream a blob w
 arrives, as with the filesystem backend. There is no local content file: `local_path` is
 always None and callers stream through `read` (or redirect to `presigned_url`).
 
-Unlike a filesystem root, a bucket may be shared by several pullgate processes, so `open()`
-only aborts multipart uploads old enough to be left over from a crash
-(`S3Config.stale_upload_age`), and spool files are per process.
+A bucket may be shared by several pullgate processes, so `open()` aborts only multipart
+uploads that a dead process's journal names (`s3_journal`) or that are old enough to be left
+over from a crash (`S3Config.stale_upload_age`); spool files are swept as the filesystem
+backend sweeps them (`spool_files`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
-import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -28,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from proxy.oci.digest import Digest, DigestMismatchError
 from proxy.storage.base import DEFAULT_CHUNK, BlobNotFoundError, StorageError
-from proxy.storage.fsutil import check_range, in_thread, os_errors, remove_stale_files
+from proxy.storage.fsutil import check_range, in_thread, os_errors
 from proxy.storage.s3_bucket import abort_stale_uploads, ensure_bucket
 from proxy.storage.s3_client import (
     S3Config,
@@ -39,7 +38,10 @@ from proxy.storage.s3_client import (
     open_client,
     s3_errors,
 )
+from proxy.storage.s3_journal import abort_orphaned_uploads, is_journal
 from proxy.storage.s3_upload import S3Upload
+from proxy.storage.spool import open_spool
+from proxy.storage.spool_files import sweep_spool_files
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -70,17 +72,20 @@ class S3BlobStore:
         return self._config
 
     async def open(self) -> None:
-        started = time.time()
         spool = self._config.spool_dir
         with os_errors("create directory", spool):
             await aiofiles.os.makedirs(spool, exist_ok=True)
-        removed = await in_thread("clean up", spool, partial(remove_stale_files, spool, started))
+        sweep = partial(sweep_spool_files, spool, self._config.stale_spool_age, keep=is_journal)
+        removed = await in_thread("clean up", spool, sweep)
         if removed:
-            _log.warning("removed %d spool file(s) left by an earlier run in %s", removed, spool)
+            _log.warning("removed %d spool file(s) left by a crash in %s", len(removed), spool)
         stack = contextlib.AsyncExitStack()
         try:
             self._client = await stack.enter_async_context(open_client(self._config))
             await ensure_bucket(self._client, self._config)
+            aborted = await abort_orphaned_uploads(self._client, self._config, spool)
+            if aborted:
+                _log.warning("aborted %d multipart upload(s) left by a crashed process", aborted)
             await abort_stale_uploads(self._client, self._config, self._keys)
         except BaseException:
             # app.py registers close() only once open() succeeded: release the pool here.
@@ -168,13 +173,8 @@ class S3BlobStore:
 
     async def new_upload(self, *, expected: Digest | None = None) -> S3Upload:
         """A new upload; with `expected`, a large blob goes up to S3 while it still arrives."""
-        path = self._config.spool_dir / secrets.token_hex(16)
-        with os_errors("create spool file", path):
-            # Unbuffered: bytes counted in `size` must be in the file for readers to follow.
-            file = await aiofiles.open(path, "xb", buffering=0)
-        return S3Upload(
-            client=self._s3, config=self._config, keys=self._keys, file=file, path=path, expected=expected
-        )
+        spool = await open_spool(self._config.spool_dir, expected)
+        return S3Upload(client=self._s3, config=self._config, keys=self._keys, spool=spool, expected=expected)
 
     async def put_bytes(self, digest: Digest, data: bytes) -> None:
         # Small content (manifests): verified in memory, no spool file. Writing it again when

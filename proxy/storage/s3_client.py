@@ -74,6 +74,9 @@ class S3Config:
     # open() aborts multipart uploads under the prefix older than this (seconds): a crash
     # leaves them. Not every upload in progress: other replicas may share the bucket.
     stale_upload_age: float | None = 86400.0
+    # open() removes spool files of processes that provably died, and any not modified for
+    # this long (seconds; see spool_files): the spool directory may be shared too.
+    stale_spool_age: float | None = 86400.0
 
     def __post_init__(self) -> None:
         problems = []

@@ -3,13 +3,15 @@
 S3 publishes a multipart object only on CompleteMultipartUpload, so parts may go up before the
 content is verified: until `complete`, nothing is visible under the key. Every failure path
 ends in `abort`, which stops the part uploads first and then aborts the upload, so that no
-orphan parts keep costing storage. (A crash can still leave some; `S3BlobStore.open` aborts
-uploads older than itself, and a bucket lifecycle rule for incomplete uploads is advised.)
+orphan parts keep costing storage. A crash can still leave an upload open: its journal entry
+(`s3_journal`) lets the next start abort it; a bucket lifecycle rule for incomplete uploads
+is still advised for uploads whose spool directory was lost with the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from functools import partial
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from proxy.storage.base import StorageError
 from proxy.storage.fsutil import in_thread
 from proxy.storage.s3_client import MAX_PARTS, s3_errors
+from proxy.storage.s3_journal import forget_upload, record_upload
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -95,6 +98,7 @@ class MultipartWriter:
             await self._client.complete_multipart_upload(
                 Bucket=self._bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
+        await self._forget()
 
     async def abort(self) -> None:
         """Stop the parts, then abort the upload. Never raises: it runs while handling an error."""
@@ -114,12 +118,31 @@ class MultipartWriter:
                     Bucket=self._bucket, Key=self.key, UploadId=upload_id
                 )
         except StorageError as exc:
-            _log.warning("%s; its parts stay until the bucket's lifecycle rule removes them", exc)
+            # The journal entry stays: once the spool file is gone, the next start retries.
+            _log.warning("%s; the next start retries, or the bucket's lifecycle rule removes it", exc)
+            return
+        try:
+            await self._forget()
+        except StorageError as exc:
+            _log.warning("%s", exc)
 
     async def _create(self) -> str:
         with s3_errors("CreateMultipartUpload", self._where):
             created = await self._client.create_multipart_upload(Bucket=self._bucket, Key=self.key)
-        return created["UploadId"]
+        upload_id = created["UploadId"]
+        try:
+            await in_thread("journal", self._spool, partial(record_upload, self._spool, self.key, upload_id))
+        except StorageError:
+            # Without its journal entry the upload could outlive a crash: do not use it.
+            with contextlib.suppress(Exception):
+                await self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self.key, UploadId=upload_id
+                )
+            raise
+        return upload_id
+
+    async def _forget(self) -> None:
+        await in_thread("journal", self._spool, partial(forget_upload, self._spool))
 
     async def _send(self, number: int, start: int, length: int) -> CompletedPartTypeDef:
         upload_id = await self._upload_id

@@ -15,11 +15,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiofiles.threadpool.binary import AsyncFileIO
 from botocore.exceptions import ClientError
 
 from proxy.oci.digest import Digest
-from proxy.storage.base import StorageError
+from proxy.storage.base import Spill, StorageError
 from proxy.storage.fsutil import in_thread
 from proxy.storage.s3_client import S3Config, S3Keys, is_missing, location, s3_errors
 from proxy.storage.s3_multipart import MultipartWriter
@@ -48,14 +47,13 @@ class S3Upload:
         client: S3Client,
         config: S3Config,
         keys: S3Keys,
-        file: AsyncFileIO,
-        path: Path,
+        spool: HashedSpool,
         expected: Digest | None,
     ) -> None:
         self._client = client
         self._config = config
         self._keys = keys
-        self._spool = HashedSpool(file, path)
+        self._spool = spool
         self._expected_key = keys.blob(expected) if expected is not None else None
         self._multipart: MultipartWriter | None = None
         self._state = _State.OPEN
@@ -71,11 +69,11 @@ class S3Upload:
 
     async def write(self, data: bytes) -> None:
         self._require_open()
-        if self._multipart is not None and (error := self._multipart.failure()) is not None:
-            # The bucket refused a part: stop fetching now rather than at commit.
-            raise StorageError(f"{error} (while streaming parts)") from error
         try:
             flushed = await self._spool.write(data)
+            if self._multipart is not None and (error := self._multipart.failure()) is not None:
+                # The bucket refused a part: give up on storing it now rather than at commit.
+                raise StorageError(f"{error} (while streaming parts)") from error
         except StorageError:
             await self._discard()
             raise
@@ -97,6 +95,9 @@ class S3Upload:
     async def abort(self) -> None:
         if self._state is _State.OPEN:
             await self._discard()
+
+    def spill(self) -> Spill:
+        return self._spool.spill()
 
     def _require_open(self) -> None:
         if self._state is not _State.OPEN:

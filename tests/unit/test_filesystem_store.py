@@ -15,10 +15,11 @@ import pytest
 from proxy.oci.digest import Digest, InvalidDigestError
 from proxy.storage.base import StorageError
 from proxy.storage.filesystem import FilesystemBlobStore
+from tests.support.spool import spool_writer
 
 
-async def opened(root: Path) -> FilesystemBlobStore:
-    store = FilesystemBlobStore(root)
+async def opened(root: Path, **options: float | None) -> FilesystemBlobStore:
+    store = FilesystemBlobStore(root, **options)
     await store.open()
     return store
 
@@ -48,9 +49,8 @@ async def test_content_lives_under_its_digest(tmp_path: Path) -> None:
 
 async def test_open_removes_spool_files_left_by_a_crash(tmp_path: Path) -> None:
     store = await opened(tmp_path)
-    crashed = await store.new_upload()
-    await crashed.write(b"x" * 2_000_000)  # past the write buffer, so bytes are on disk
-    age(crashed.path, 3600)
+    with spool_writer(tmp_path / "_uploads") as crashed:
+        crashed.kill()  # SIGKILL: nothing of the writer runs any more, its lock is gone
     kept_directory = tmp_path / "_uploads" / "not-a-spool-file"
     kept_directory.mkdir()
     digest = Digest.of(b"committed")
@@ -61,18 +61,35 @@ async def test_open_removes_spool_files_left_by_a_crash(tmp_path: Path) -> None:
     assert not crashed.path.exists()
     assert kept_directory.is_dir()
     assert await restarted.read_all(digest, limit=100) == b"committed"
-    await crashed.abort()  # the "crashed" process's file handle, which a real crash would close
 
 
-async def test_open_keeps_spool_files_newer_than_itself(tmp_path: Path) -> None:
-    store = await opened(tmp_path)
-    upload = await store.new_upload()
-    age(upload.path, -60)  # modified after the restart below begins
-
+async def test_open_keeps_the_spool_files_of_live_writers_however_old(tmp_path: Path) -> None:
+    # Another replica sharing the directory, busy with a slow fill since yesterday.
     await opened(tmp_path)
+    with spool_writer(tmp_path / "_uploads") as alive:
+        age(alive.path, 3 * 86400)
 
-    assert upload.path.exists()
-    await upload.abort()
+        await opened(tmp_path)
+
+        assert alive.path.exists()
+
+
+async def test_spool_files_of_other_machines_go_only_once_stale(tmp_path: Path) -> None:
+    uploads = tmp_path / "_uploads"
+    uploads.mkdir()
+    fresh = uploads / f"{'0' * 32}.{'a' * 32}"  # another boot id: another machine's, or an old boot
+    stale = uploads / f"{'0' * 32}.{'b' * 32}"
+    legacy = uploads / ("c" * 32)  # the naming of earlier versions
+    for path in (fresh, stale, legacy):
+        path.write_bytes(b"partial")
+    age(stale, 3600)
+    age(legacy, 3600)
+
+    await opened(tmp_path, stale_spool_age=None)
+    assert fresh.exists() and stale.exists() and legacy.exists()
+
+    await opened(tmp_path, stale_spool_age=600)
+    assert fresh.exists() and not stale.exists() and not legacy.exists()
 
 
 async def test_small_writes_are_buffered_until_commit(tmp_path: Path) -> None:
