@@ -89,6 +89,12 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.storage_write_errors = Counter(
+            "pullgate_storage_write_errors",
+            "Blobs the store could not take (served uncached), by cause: enospc, edquot, eio, backend...",
+            ["reason"],
+            registry=r,
+        )
 
     def watch_circuits(self, read: CircuitReader) -> None:
         """Export every upstream's circuit breaker, read from `read` at each scrape."""

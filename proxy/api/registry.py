@@ -195,11 +195,16 @@ async def _pump(
     failed write counts as that; a source failing with a connection error is ours to report.
     """
     chunks = source.stream(start, end)
+    sent = 0
     try:
         async with contextlib.aclosing(chunks):  # closes a spool file now, not at collection
             async for chunk in chunks:
                 if not await _write(request, response, chunk):
                     return
+                sent += len(chunk)
+        if response.content_length is not None and sent != response.content_length:
+            # A short body must fail loudly: left open, the client would wait for the rest forever.
+            raise RuntimeError(f"the source ended after {sent} of {response.content_length} bytes")
     except Exception as exc:
         log.error("aborting %s of %s after a failure: %s", request.path, source.digest, exc)
         if request.transport is not None:

@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.errors import database_unavailable, describe
+from db.errors import database_unavailable
 from db.queries import MetadataStore
 from proxy.cache.access import AccessTracker
+from proxy.cache.fill_copy import copy_blob, storage_failed
+from proxy.cache.fill_errors import database_unavailable_error, fill_failure
 from proxy.cache.fill_lease import FillLease, FillLeases
 from proxy.cache.keys import RepoKey
 from proxy.cache.lru import LRU
 from proxy.cache.repositories import RepositoryIds
 from proxy.cache.singleflight import Fill, FillState, SpoolGoneError
 from proxy.metrics import Metrics
-from proxy.oci.digest import Digest, DigestMismatchError
+from proxy.oci.digest import Digest
 from proxy.oci.errors import ErrorCode, RegistryError
 from proxy.storage import BlobStore, Upload
 from proxy.storage.base import PresigningStore
@@ -34,8 +36,6 @@ from proxy.upstream import UpstreamError, UpstreamRegistry, to_registry_error
 __all__ = ["BlobCache", "BlobSource"]
 
 log = logging.getLogger(__name__)
-
-_FILL_CHUNK = 1024 * 1024  # upstream reads: large pieces, fewer wake-ups per megabyte
 
 
 @dataclass
@@ -47,12 +47,17 @@ class BlobSource:
     local_path: Path | None
     fill: Fill | None
     _cache: BlobCache = field(repr=False)
+    _reader: object = field(default=None, repr=False)  # its place among the fill's readers
+
+    def __post_init__(self) -> None:
+        if self.fill is not None:
+            self._reader = self.fill.reserve()
 
     async def stream(self, offset: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
         """Bytes [offset, end). From a fill they arrive as the upstream sends them."""
         if self.fill is not None and self.fill.state is not FillState.COMMITTED:
             try:
-                async for chunk in self.fill.follow(offset, end=end):
+                async for chunk in self.fill.follow(offset, end=end, reader=self._reader):
                     yield chunk
                 return
             except SpoolGoneError:
@@ -64,12 +69,21 @@ class BlobSource:
     async def settle(self) -> None:
         """Wait for a fill to commit, then read from the store like any cached blob."""
         if self.fill is not None:
+            self.fill.release(self._reader)  # it will not follow: keep nothing in memory for it
             await self.fill.finished()
+            if self.fill.state is FillState.PASSED:
+                raise RegistryError(
+                    ErrorCode.UNAVAILABLE,
+                    f"{self.digest} could not be stored (storage failed); retry without a Range header",
+                    headers={"Retry-After": "10"},
+                )
             self.size = self.fill.written
             self.fill = None
             self.local_path = self._cache.store.local_path(self.digest)
 
     def release(self) -> None:
+        if self.fill is not None:
+            self.fill.release(self._reader)
         self._cache.release(self.digest)
 
     async def redirect_url(self) -> str | None:
@@ -119,14 +133,14 @@ class BlobCache:
         except Exception as exc:
             self.release(digest)
             if database_unavailable(exc):
-                raise _database_unavailable(digest, exc) from exc
+                raise database_unavailable_error(digest, exc) from exc
             raise
         except BaseException:
             self.release(digest)
             raise
 
     async def _open(self, key: RepoKey, digest: Digest, fetch: bool) -> BlobSource:
-        fill = self._fills.get(str(digest))
+        fill = self._joinable_fill(digest)
         if fill is not None:
             await fill.started()
             return BlobSource(digest, fill.size, None, fill, self)
@@ -140,9 +154,15 @@ class BlobCache:
             return BlobSource(digest, await self._confirm(key, digest), None, None, self)
         self._metrics.cache_misses.labels("blob").inc()
         # Looked up again: another request may have started the fill while we awaited stat().
-        fill = self._fills.get(str(digest)) or self._start_fill(key, digest)
+        fill = self._joinable_fill(digest) or self._start_fill(key, digest)
         await fill.started()
         return BlobSource(digest, fill.size, None, fill, self)
+
+    def _joinable_fill(self, digest: Digest) -> Fill | None:
+        fill = self._fills.get(str(digest))
+        # A fill that lost its storage keeps only a window of recent bytes in memory, which
+        # a newcomer starting at byte 0 cannot use: it gets a fill (and a fetch) of its own.
+        return fill if fill is not None and fill.window is None else None
 
     async def _confirm(self, key: RepoKey, digest: Digest) -> int:
         """The blob's size, once the repository is known to hold it (else BLOB_UNKNOWN)."""
@@ -206,73 +226,52 @@ class BlobCache:
                 self._access.touch(str(digest))
                 fill.commit(claim.stored_size)  # followers read the store, as on a hit
                 return
-            size = await self._copy(fill, key, digest, uploads)
-            await self._meta.record_object(str(digest), size, "blob", datetime.now(UTC))
-            self._known.put((key, digest), size)
-            fill.commit(size)
-        except RegistryError as exc:  # the repository does not hold the blob another replica stored
-            failure = exc
-        except DigestMismatchError as exc:
-            self._metrics.digest_mismatches.labels(key.upstream).inc()
-            log.error(
-                "possible cache poisoning: upstream %s sent %s for %s: %s", key.upstream, digest, key, exc
-            )
-            message = f"upstream {key.upstream} sent content that does not match {digest}"
-            failure = RegistryError(ErrorCode.UPSTREAM_ERROR, message)
-        except UpstreamError as exc:
-            self._metrics.upstream_errors.labels(key.upstream, exc.kind.name).inc()
-            failure = to_registry_error(exc, "blob")
+            await self._fetch(fill, key, digest, uploads)
         except asyncio.CancelledError:
             failure = RegistryError(ErrorCode.UNAVAILABLE, "pullgate is shutting down")
             raise
         except Exception as exc:
-            if database_unavailable(exc):  # before any upstream request: the lease comes first
-                log.error("fill of %s for %s: the database is unavailable (%s)", digest, key, exc)
-                failure = _database_unavailable(digest, exc)
-            else:
-                log.exception("fill of %s for %s failed", digest, key)
-                failure = exc
+            failure = fill_failure(self._metrics, exc, key, digest)
         finally:
             if failure is not None:
                 # The spool file goes before anyone hears of the failure: nothing half-written stays.
                 for upload in uploads:
                     await upload.abort()
                 fill.fail(failure)
+            fill.close()
             if lease is not None:  # after commit: a waiting replica then finds the blob stored
                 await lease.release()
-            self._fills.pop(fill.key, None)
+            if self._fills.get(fill.key) is fill:
+                del self._fills[fill.key]
             self._metrics.inflight_fetches.dec()
 
-    async def _copy(self, fill: Fill, key: RepoKey, digest: Digest, uploads: list[Upload]) -> int:
-        """Stream the blob from upstream into a spool file, verify it and commit it; its size."""
+    async def _fetch(self, fill: Fill, key: RepoKey, digest: Digest, uploads: list[Upload]) -> None:
+        """Stream the blob from upstream to the fill's followers, verified; store it if storage allows."""
         repository_id = await self._repositories.get(key)
         declared = await self._meta.blob_size_in_repository(repository_id, str(digest))
-        async with self._upstreams[key.upstream].open_blob(key.name, digest) as stream:
+        upstream = key.upstream
+        async with self._upstreams[upstream].open_blob(key.name, digest) as stream:
             size = stream.size if stream.size is not None else declared
-            upload = await self.store.new_upload(expected=digest)
-            uploads.append(upload)
-            fill.begin(upload.path, size)
-            async for chunk in stream.chunks(_FILL_CHUNK):
-                await upload.write(chunk)
-                self._metrics.upstream_bytes.labels(key.upstream).inc(len(chunk))
-                if size is not None and upload.size > size:
-                    raise DigestMismatchError(digest, None, size, upload.size)
-                fill.advance(upload.size)
-            await upload.commit(digest, size)
-        return upload.size
+            copied = await copy_blob(
+                store=self.store,
+                fill=fill,
+                stream=stream,
+                digest=digest,
+                size=size,
+                uploads=uploads,
+                counted=self._metrics.upstream_bytes.labels(upstream).inc,
+                trouble=lambda exc, in_file: storage_failed(self._metrics, exc, digest, size, in_file),
+                wanted=lambda: self._in_use[str(digest)] > 0,
+            )
+        self._known.put((key, digest), copied.size)
+        if not copied.stored:
+            fill.passed()
+            return
+        await self._meta.record_object(str(digest), copied.size, "blob", datetime.now(UTC))
+        fill.commit(copied.size)
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._leases.close()
-
-
-def _database_unavailable(digest: Digest, exc: Exception) -> RegistryError:
-    """Allowed, but not servable now: whether the repository holds it, or who fetches it,
-    is in the database. A 503 tells the client to come back, as it would for any outage."""
-    return RegistryError(
-        ErrorCode.UNAVAILABLE,
-        f"pullgate cannot serve blob {digest} now: its database is unavailable ({describe(exc)}); retry later",
-        headers={"Retry-After": "10"},
-    )

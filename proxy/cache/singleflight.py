@@ -9,6 +9,9 @@ Two shapes:
   content: a client must not receive a complete, valid-looking body for bytes that fail
   their digest (DESIGN.md invariant 1).
 
+When storage fails mid-fill (disk full), the fill goes on in memory for the readers it has
+(`spill`, `proxy.cache.fill_window`), and still releases the last byte only once verified.
+
 The fetch runs in its own task, so a client that disconnects does not abort the fill.
 """
 
@@ -21,6 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from enum import Enum
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from proxy.cache.fill_window import DEFAULT_CAP, LAG_TIMEOUT, FillWindow
 
 __all__ = ["Coalescer", "Fill", "FillFailedError", "FillState", "SpoolGoneError"]
 
@@ -51,6 +56,7 @@ class FillState(Enum):
     STARTING = "starting"  # asking the upstream
     STREAMING = "streaming"  # headers known, bytes arriving
     COMMITTED = "committed"  # verified and in the store
+    PASSED = "passed"  # verified and streamed to its followers, but not stored (storage failed)
     FAILED = "failed"
 
 
@@ -59,43 +65,121 @@ class FillFailedError(Exception):
 
 
 class Fill:
-    """One blob arriving from upstream into a spool file, followed by any number of readers."""
+    """One blob arriving from upstream into a spool file, followed by any number of readers.
 
-    def __init__(self, key: str) -> None:
+    The fill holds the spool file open for its whole life, and every reader reads its own
+    duplicate of that descriptor: what reached the file stays readable after the file was
+    renamed into the store, and after it was removed because storage failed (`spill`).
+    """
+
+    def __init__(self, key: str, *, window_cap: int = DEFAULT_CAP, lag_timeout: float = LAG_TIMEOUT) -> None:
         self.key = key
+        self._window_cap, self._lag_timeout = window_cap, lag_timeout
         self.state = FillState.STARTING
         self.size: int | None = None  # the full size, once known
-        self.spool_path: Path | None = None
-        self.written = 0  # bytes durable in the spool file, readable by followers
+        self.written = 0  # bytes readers may read: in the spool file, or in the window
         self.error: BaseException | None = None
-        self._changed = asyncio.Event()
+        self.window: FillWindow | None = None  # set once storage failed (see fill_window)
+        self._fd: int | None = None
+        self._changed = asyncio.Event()  # the fill moved on
+        self._progressed = asyncio.Event()  # a reader moved on
+        self._positions: dict[object, int] = {}  # reader -> offset it reads next
+        self._cut: set[object] = set()  # readers that fell too far behind the window
 
     # -- the fetching side --------------------------------------------------------------
-    def begin(self, spool_path: Path, size: int | None) -> None:
-        self.spool_path, self.size, self.state = spool_path, size, FillState.STREAMING
+    def begin(self, spool_path: Path | None, size: int | None) -> None:
+        """Bytes are about to arrive: into `spool_path`, or (None) only into the window."""
+        self.size, self.state = size, FillState.STREAMING
+        if spool_path is None:
+            self.window = self._new_window(0)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                self._fd = os.open(spool_path, os.O_RDONLY | os.O_CLOEXEC)
         self._notify()
 
     def advance(self, written: int) -> None:
         self.written = written
         self._notify()
 
+    def spill(self, in_file: int, unwritten: bytes) -> None:
+        """The spool file holds [0, in_file) and takes no more: later bytes go to the window."""
+        self.window = self._new_window(in_file)
+        self.written = in_file
+        self.feed(unwritten)
+
+    def feed(self, data: bytes) -> None:
+        """Bytes for the window (after `spill`); call `room()` before each."""
+        assert self.window is not None
+        self.window.append(data)
+        self.written += len(data)
+        self._notify()
+
+    async def room(self) -> None:
+        """Wait until the window may take more, cutting off readers that stopped reading."""
+        window = self.window
+        assert window is not None
+        window.trim(list(self._positions.values()))
+        while window.full:
+            progressed = self._progressed
+            if not await window.wait_for_room(progressed):
+                self._cut_slowest()
+            window.trim(list(self._positions.values()))
+
     def commit(self, size: int) -> None:
         self.written, self.size, self.state = size, size, FillState.COMMITTED
+        self._notify()
+
+    def passed(self) -> None:
+        """Every byte was verified and streamed, none stored: readers may finish."""
+        self.size, self.state = self.written, FillState.PASSED
         self._notify()
 
     def fail(self, error: BaseException) -> None:
         self.state, self.error = FillState.FAILED, error
         self._notify()
 
+    def close(self) -> None:
+        """The fill is over: readers that started keep their descriptors, later ones read the store."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _new_window(self, start: int) -> FillWindow:
+        return FillWindow(start, cap=self._window_cap, lag_timeout=self._lag_timeout)
+
+    @property
+    def readers(self) -> int:
+        return len(self._positions)
+
     def _notify(self) -> None:
         # Wake everyone waiting, then arm a fresh event for the next change.
         event, self._changed = self._changed, asyncio.Event()
         event.set()
 
+    def _cut_slowest(self) -> None:
+        slowest = min(self._positions.values())
+        for reader, position in list(self._positions.items()):
+            if position == slowest:
+                self._cut.add(reader)
+                del self._positions[reader]
+        self._notify()
+
     # -- the reading side ---------------------------------------------------------------
+    def reserve(self) -> object:
+        """A place for a reader that will follow from byte 0, taken when its request joins:
+        bytes held only in memory are kept for it until it reads them or `release`s it."""
+        reader = object()
+        self._positions[reader] = 0
+        return reader
+
+    def release(self, reader: object) -> None:
+        self._positions.pop(reader, None)
+        self._cut.discard(reader)
+        self._reader_moved()  # a fill waiting for room may have some now
+
     @property
     def done(self) -> bool:
-        return self.state in (FillState.COMMITTED, FillState.FAILED)
+        return self.state in (FillState.COMMITTED, FillState.PASSED, FillState.FAILED)
 
     async def started(self) -> None:
         """Wait until the upstream answered: the size is known, or the fill failed."""
@@ -105,7 +189,7 @@ class Fill:
             raise self._failure()
 
     async def finished(self) -> None:
-        """Wait until the content is committed; raise if the fill failed."""
+        """Wait until the content is verified (committed, or passed); raise if the fill failed."""
         while not self.done:
             await self._changed.wait()
         if self.state is FillState.FAILED:
@@ -115,60 +199,88 @@ class Fill:
         return self.error if self.error is not None else FillFailedError(f"fill of {self.key} failed")
 
     async def follow(
-        self, offset: int = 0, chunk_size: int = 256 * 1024, end: int | None = None
+        self, offset: int = 0, chunk_size: int = 256 * 1024, end: int | None = None, reader: object = None
     ) -> AsyncIterator[bytes]:
         """Bytes [offset, end) as they arrive; raises `FillFailedError` if the fill fails.
 
-        Returns early (having yielded nothing more) if the spool file was already committed
-        away before it could be opened; the caller then reads the store instead.
+        `reader` is the place `reserve()` gave, if any. Raises `SpoolGoneError` (having
+        yielded nothing) if the fill ended and let its spool file go before this reader
+        began; the caller then reads the store instead.
         """
-        await self.started()
-        fd = self._open_spool()
-        if fd is None:
-            if self.state is FillState.FAILED:
-                raise FillFailedError(f"fill of {self.key} failed") from self.error
-            raise SpoolGoneError(self.key)
+        reader = reader if reader is not None else object()
         try:
-            async for chunk in self._tail(fd, offset, chunk_size, end):
-                yield chunk
+            await self.started()
+            if reader in self._cut:
+                raise FillFailedError(f"reader of {self.key} fell too far behind the upstream")
+            fd = self._reader_fd()
+            self._positions[reader] = offset
+            try:
+                async for chunk in self._tail(reader, fd, offset, chunk_size, end):
+                    yield chunk
+            finally:
+                if fd is not None:
+                    os.close(fd)
         finally:
-            os.close(fd)
+            self.release(reader)
 
-    def _open_spool(self) -> int | None:
-        assert self.spool_path is not None
-        try:
-            return os.open(self.spool_path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
+    def _reader_fd(self) -> int | None:
+        if self._fd is not None:
+            return os.dup(self._fd)
+        if self.window is not None and self.window.start == 0:
+            return None  # a fill that never had a spool file: everything is in the window
+        if self.state is FillState.FAILED:
+            raise FillFailedError(f"fill of {self.key} failed") from self.error
+        raise SpoolGoneError(self.key)
 
-    async def _tail(self, fd: int, offset: int, chunk_size: int, end: int | None) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
+    async def _tail(
+        self, reader: object, fd: int | None, offset: int, chunk_size: int, end: int | None
+    ) -> AsyncIterator[bytes]:
         position = offset
         while end is None or position < end:
             # Take the event before looking at the state: a change after the look sets it.
             changed = self._changed
             if self.state is FillState.FAILED:
                 raise FillFailedError(f"fill of {self.key} failed") from self.error
-            committed = self.state is FillState.COMMITTED
-            # Hold back the final byte until the content is verified and committed.
-            available = self.written if committed else self.written - 1
+            if reader in self._cut:
+                raise FillFailedError(f"reader of {self.key} fell too far behind the upstream")
+            verified = self.state in (FillState.COMMITTED, FillState.PASSED)
+            # Hold back the final byte until the content is verified.
+            available = self.written if verified else self.written - 1
             if end is not None:
                 available = min(available, end)
             if position < available:
-                count = min(chunk_size, available - position)
-                data = await loop.run_in_executor(None, os.pread, fd, count, position)
-                if not data:
-                    raise FillFailedError(f"spool file of {self.key} is shorter than announced")
+                data = await self._read(fd, position, min(chunk_size, available - position))
                 position += len(data)
+                self._positions[reader] = position
+                self._reader_moved()
                 yield data
-            elif committed:
+            elif verified:
                 return
             else:
                 await changed.wait()
 
+    async def _read(self, fd: int | None, position: int, count: int) -> bytes:
+        window = self.window
+        if window is None or position < window.start:
+            if window is not None:
+                count = min(count, window.start - position)
+            assert fd is not None
+            data = await asyncio.get_running_loop().run_in_executor(None, os.pread, fd, count, position)
+            if not data:
+                raise FillFailedError(f"spool file of {self.key} is shorter than announced")
+            return data
+        held = window.read(position, count)
+        if held is None:
+            raise FillFailedError(f"reader of {self.key} fell too far behind the upstream")
+        return held
+
+    def _reader_moved(self) -> None:
+        event, self._progressed = self._progressed, asyncio.Event()
+        event.set()
+
 
 class SpoolGoneError(Exception):
-    """The spool file was committed and renamed before a late reader could open it."""
+    """The fill ended (its content is in the store) before a late reader could begin."""
 
 
 async def cancel_quietly(task: asyncio.Task[object]) -> None:

@@ -1,5 +1,6 @@
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ async def test_coalescer_caller_cancellation_does_not_cancel_others() -> None:
     assert await second == "done"
 
 
-async def _collect(fill: Fill, **kwargs: int) -> bytes:
+async def _collect(fill: Fill, **kwargs: Any) -> bytes:
     return b"".join([chunk async for chunk in fill.follow(chunk_size=7, **kwargs)])
 
 
@@ -108,3 +109,64 @@ def test_lru_by_weight() -> None:
     assert lru.get("huge") is None
     lru.discard_where(lambda k: k == "a")
     assert lru.get("a") is None and len(lru) == 1
+
+
+# --- storage failing mid-fill: the fill goes on in memory ------------------------------------
+
+
+async def test_after_a_spill_followers_read_on_from_memory(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"0123456789")
+    fill = Fill("k")
+    fill.begin(spool, 20)
+    fill.advance(7)  # announced before the last write, which reached the file only in part
+    reader = asyncio.create_task(_collect(fill))
+    await asyncio.sleep(0.02)
+    spool.unlink()  # the upload removed its spool file when the disk filled up
+    fill.spill(10, b"abc")  # 3 bytes handed to write() never reached the file
+    await fill.room()
+    fill.feed(b"defghij")
+    await asyncio.sleep(0.02)
+    assert not reader.done(), "the final byte still waits for verification"
+    fill.passed()
+    assert await reader == b"0123456789abcdefghij"
+    fill.close()
+
+
+async def test_a_fill_without_a_spool_file_streams_from_memory() -> None:
+    fill = Fill("k")
+    fill.begin(None, 6)
+    # Reserved when the request joined, before its response started: nothing is dropped
+    # from memory before it could read it.
+    token = fill.reserve()
+    for piece in (b"ab", b"cd", b"ef"):
+        await fill.room()
+        fill.feed(piece)
+    reader = asyncio.create_task(_collect(fill, reader=token))
+    fill.passed()
+    assert await reader == b"abcdef"
+
+
+async def test_memory_is_bounded_and_a_stalled_follower_is_cut_off() -> None:
+    fill = Fill("k", window_cap=100, lag_timeout=0.1)  # small and quick, for the test
+    fill.begin(None, None)
+    stalled = fill.follow(chunk_size=10)
+    await _feed(fill, b"x" * 30)
+    assert await anext(stalled) == b"x" * 10  # and then it never reads again
+    reader = asyncio.create_task(_collect(fill))  # keeps up
+    held = []
+    for _ in range(30):  # 900 bytes more than the window may hold
+        await _feed(fill, b"y" * 30)
+        assert fill.window is not None
+        held.append(fill.window.held)
+    assert max(held) <= 100 + 30, "never more than the cap and one chunk in memory"
+    fill.passed()
+    assert await reader == b"x" * 30 + b"y" * 900
+    with pytest.raises(FillFailedError, match="fell too far behind"):
+        await anext(stalled)
+
+
+async def _feed(fill: Fill, data: bytes) -> None:
+    await fill.room()
+    fill.feed(data)
+    await asyncio.sleep(0)
