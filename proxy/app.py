@@ -132,6 +132,8 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             queue_size=settings.gate.audit_queue_size,
             batch_size=settings.gate.audit_batch_size,
             flush_interval=settings.gate.audit_flush_interval,
+            durability=settings.gate.audit_durability,
+            ack_timeout=settings.gate.audit_ack_timeout,
         )
         scans = None
         if settings.scanning.enabled:

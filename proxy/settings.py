@@ -180,7 +180,12 @@ class GateSettings(_Section):
     quarantine_prefetch_blobs: bool = False  # fetch a quarantined image's blobs so review is instant
     audit_queue_size: int = Field(default=10_000, ge=1)  # full: requests wait, records are never dropped
     audit_batch_size: int = Field(default=500, ge=1)
-    audit_flush_interval: PositiveDuration = 0.5
+    # ack: a pull is answered only once its audit record is committed (a crash loses none a
+    # client was told); async: records are queued and written behind the answer (faster,
+    # a crash loses what was queued). See proxy/gate/audit.py.
+    audit_durability: Literal["ack", "async"] = "ack"
+    audit_ack_timeout: PositiveDuration = 10.0  # ack: a record not committed by then fails its pull (503)
+    audit_flush_interval: PositiveDuration = 0.5  # async: longest a record waits for its batch
 
 
 class AdminSettings(_Section):

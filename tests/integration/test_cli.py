@@ -64,7 +64,9 @@ async def test_serve_on_embedded_defaults_pulls_and_stops_gracefully(
     env = {
         **os.environ,
         "PULLGATE_LISTEN": f"127.0.0.1:{port}",
-        # Audit records would wait a minute for their batch: only the graceful stop writes them.
+        # Queued behind the answers (async), audit records would wait a minute for their
+        # batch: only the graceful stop writes them.
+        "PULLGATE_GATE__AUDIT_DURABILITY": "async",
         "PULLGATE_GATE__AUDIT_FLUSH_INTERVAL": "60s",
         "PULLGATE_UPSTREAMS": f'[{{name: "{upstream_registry.host}", url: "{upstream_registry.url}", default: true}}]',
     }

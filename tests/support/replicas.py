@@ -3,12 +3,15 @@
 Each replica is `python -m proxy serve --config FILE` on its own loopback port, with its own
 config file and log file under the test's temp dir; all share the PostgreSQL database and
 the storage directory (a shared filesystem standing in for S3). The schema is migrated once
-beforehand with `pullgate migrate`, as an operator must for PostgreSQL. `stop()` sends
-SIGTERM and waits, so the graceful shutdown (audit flush) is part of every test.
+beforehand, as an operator must for PostgreSQL (in this process: `pullgate migrate` itself
+is tested in test_cli.py, and every process start costs a second or two of imports). `stop()` sends
+SIGTERM and waits, so the graceful shutdown (audit flush) is part of every test. Crash
+tests `kill()` a replica (SIGKILL) and `restart()` it on the same config, store and database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -17,16 +20,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from tests.support.registry import RunningRegistry, free_port
+from db.migrate import upgrade
+from db.policy_queries import PolicyStore
+from db.session import create_engine, session_factory
+from proxy.policy.document import parse_policy_document
+from tests.support.registry import free_port
 
-__all__ = ["Replica", "ReplicaSet", "start_replicas"]
+__all__ = ["Replica", "ReplicaSet", "Upstream", "start_replicas"]
 
 ROOT = Path(__file__).resolve().parents[2]
 _READY_TIMEOUT = 30.0
@@ -38,6 +46,16 @@ _BASE_SETTINGS: dict[str, Any] = {
     "gate": {"policy_refresh_interval": "0.2s", "audit_flush_interval": "0.1s"},
     "cache": {"access_flush_interval": "0.2s"},
 }
+
+
+class Upstream(Protocol):
+    """What replicas need to know of their upstream: a registry, or a relay in front of one."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
 
 
 @dataclass
@@ -71,6 +89,17 @@ class Replica:
                 self.process.wait()
         return self.process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL: the process ends at once, nothing of it runs (no shutdown, no flush)."""
+        self.process.kill()
+        self.process.wait(_STOP_TIMEOUT)
+
+    def restart(self) -> None:
+        """Start the process again on the same config (store, database), and wait until ready."""
+        assert self.process.poll() is not None, "stop() or kill() it first"
+        self.process = _start_process(self.config_path, self.log_path)
+        _wait_ready(self)
+
     def describe(self) -> str:
         """Exit status and the log's tail, for an assertion message or a failure report."""
         status = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
@@ -96,30 +125,52 @@ class ReplicaSet:
 def start_replicas(
     work_dir: Path,
     database_url: str,
-    upstream: RunningRegistry,
+    upstream: Upstream,
     *,
     count: int = 2,
     settings: Mapping[str, Any] | None = None,
+    admin_token: bool = True,
+    policy: str | None = None,
 ) -> Iterator[ReplicaSet]:
     """Migrate, create an admin token, start `count` replicas and wait until each is ready.
 
-    `settings` is merged (one level deep) over the shared config. On exit every replica is
-    stopped with SIGTERM and must exit 0; each log's tail is printed, which pytest shows only
-    when the test failed.
+    `settings` is merged (one level deep) over the shared config. `policy` (a policy
+    document) is applied before the replicas start, so that they decide by it from their
+    first request. On exit every replica is stopped with SIGTERM and must exit 0 (unless a
+    test killed it and did not restart it); each log's tail is printed, which pytest shows
+    only when the test failed.
     """
     storage = work_dir / "shared-store"
     configs = [
         _write_config(work_dir / f"replica-{i}", i, database_url, storage, upstream, settings)
         for i in range(count)
     ]
-    _check(_cli("migrate", config=configs[0]))
-    token = _check(_cli("token", "create", "--role", "admin", "--name", "replica-tests", config=configs[0]))
+    with ThreadPoolExecutor(1) as thread:  # loops of their own: the caller's may be running
+        thread.submit(upgrade, database_url).result()
+        if policy is not None:
+            thread.submit(asyncio.run, _apply_policy(database_url, policy)).result()
+    token = ""
+    if admin_token:
+        created = _check(
+            _cli("token", "create", "--role", "admin", "--name", "replica-tests", config=configs[0])
+        )
+        token = created.stdout.splitlines()[0].strip()
     with ExitStack() as stack:
         replicas = [_spawn(chr(ord("A") + i), config) for i, config in enumerate(configs)]
         stack.callback(_stop_all, replicas)
         for replica in replicas:  # all start at once; start-up dominates the test's time
             _wait_ready(replica)
-        yield ReplicaSet(replicas, database_url, storage, token.stdout.splitlines()[0].strip())
+        yield ReplicaSet(replicas, database_url, storage, token)
+
+
+async def _apply_policy(database_url: str, text: str) -> None:
+    document = parse_policy_document(text)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        policies = PolicyStore(session_factory(engine))
+        await policies.replace_all(document.to_rules(), document.default_action, document.to_sections())
+    finally:
+        await engine.dispose()
 
 
 def _write_config(
@@ -127,7 +178,7 @@ def _write_config(
     index: int,
     database_url: str,
     storage: Path,
-    upstream: RunningRegistry,
+    upstream: Upstream,
     extra: Mapping[str, Any] | None,
 ) -> Path:
     directory.mkdir(parents=True)
@@ -170,8 +221,12 @@ def _check(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProc
 def _spawn(name: str, config: Path) -> Replica:
     port = int(yaml.safe_load(config.read_text())["listen"].rpartition(":")[2])
     log_path = config.parent / "pullgate.log"
-    with log_path.open("wb") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen(
+    return Replica(name, port, config, log_path, _start_process(config, log_path))
+
+
+def _start_process(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:  # the child keeps its own descriptor; a restart appends
+        return subprocess.Popen(
             [sys.executable, "-m", "proxy", "serve", "--config", str(config)],
             cwd=config.parent,
             env=_env(),
@@ -179,7 +234,6 @@ def _spawn(name: str, config: Path) -> Replica:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return Replica(name, port, config, log_path, process)
 
 
 def _wait_ready(replica: Replica) -> None:

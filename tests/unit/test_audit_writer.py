@@ -1,4 +1,5 @@
-"""The audit writer's promises: batches, back-pressure instead of loss, retries, drain on stop."""
+"""The audit writer's promises: batches, back-pressure instead of loss, retries, drain on stop,
+and with ``ack`` durability, no answer before its record is committed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from db.audit_queries import NewAuditEvent
 from proxy.gate.audit import AuditWriter
+from proxy.oci.errors import ErrorCode, RegistryError
 
 
 def _event(n: int) -> NewAuditEvent:
@@ -36,7 +38,7 @@ class Sink:
 
 async def test_records_are_written_in_batches() -> None:
     sink = Sink()
-    writer = AuditWriter(sink, queue_size=100, batch_size=10, flush_interval=0.05)
+    writer = AuditWriter(sink, queue_size=100, batch_size=10, flush_interval=0.05, durability="async")
     writer.start()
     for n in range(25):
         await writer.record(_event(n))
@@ -49,7 +51,7 @@ async def test_records_are_written_in_batches() -> None:
 async def test_a_full_queue_makes_requests_wait_not_drop() -> None:
     sink = Sink()
     sink.gate.clear()  # the database is stuck
-    writer = AuditWriter(sink, queue_size=3, batch_size=2, flush_interval=0.01)
+    writer = AuditWriter(sink, queue_size=3, batch_size=2, flush_interval=0.01, durability="async")
     writer.start()
     for n in range(5):  # 2 taken into the batch in hand, 3 queued
         await writer.record(_event(n))
@@ -66,7 +68,7 @@ async def test_a_full_queue_makes_requests_wait_not_drop() -> None:
 async def test_failed_writes_are_retried_with_the_same_batch() -> None:
     sink = Sink()
     sink.failures = 2
-    writer = AuditWriter(sink, queue_size=10, batch_size=10, flush_interval=0.01)
+    writer = AuditWriter(sink, queue_size=10, batch_size=10, flush_interval=0.01, durability="async")
     writer.start()
     await writer.record(_event(1))
     await asyncio.sleep(0.6)  # 0.1 s then 0.2 s of backoff
@@ -76,7 +78,9 @@ async def test_failed_writes_are_retried_with_the_same_batch() -> None:
 
 async def test_stop_drains_the_queue() -> None:
     sink = Sink()
-    writer = AuditWriter(sink, queue_size=100, batch_size=7, flush_interval=10)  # would wait 10 s
+    writer = AuditWriter(
+        sink, queue_size=100, batch_size=7, flush_interval=10, durability="async"
+    )  # would wait 10 s
     writer.start()
     for n in range(20):
         await writer.record(_event(n))
@@ -89,7 +93,7 @@ async def test_what_cannot_be_written_by_the_deadline_goes_to_the_log(
 ) -> None:
     sink = Sink()
     sink.gate.clear()
-    writer = AuditWriter(sink, queue_size=100, batch_size=5, flush_interval=0.01)
+    writer = AuditWriter(sink, queue_size=100, batch_size=5, flush_interval=0.01, durability="async")
     writer.start()
     for n in range(3):
         await writer.record(_event(n))
@@ -97,3 +101,69 @@ async def test_what_cannot_be_written_by_the_deadline_goes_to_the_log(
         await writer.close(0.2)
     lost = [r for r in caplog.records if "audit record not written" in r.getMessage()]
     assert len(lost) == 3 and "r/0" in lost[0].getMessage()
+
+
+# --- ack: the request waits for its record's commit --------------------------------------------
+
+
+def _acking(sink: Sink, ack_timeout: float = 5.0) -> AuditWriter:
+    writer = AuditWriter(sink, queue_size=1000, batch_size=500, flush_interval=10, ack_timeout=ack_timeout)
+    writer.start()
+    return writer
+
+
+async def test_ack_returns_only_once_the_record_is_committed() -> None:
+    sink = Sink()
+    sink.gate.clear()  # the commit is slow
+    writer = _acking(sink)
+    request = asyncio.create_task(writer.record(_event(1)))
+    await asyncio.sleep(0.05)
+    assert not request.done() and sink.batches == []
+    sink.gate.set()
+    await asyncio.wait_for(request, 2)
+    assert sink.batches == [["r/1"]]
+    await writer.close(5)
+
+
+async def test_ack_records_of_concurrent_requests_share_one_commit() -> None:
+    sink = Sink()
+    sink.gate.clear()
+    writer = _acking(sink)
+    first = asyncio.create_task(writer.record(_event(0)))
+    await asyncio.sleep(0.01)  # its batch is being written (and stuck)
+    others = [asyncio.create_task(writer.record(_event(n))) for n in range(1, 51)]
+    await asyncio.sleep(0.01)
+    assert not any(task.done() for task in [first, *others])
+    sink.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *others), 2)
+    assert [len(batch) for batch in sink.batches] == [1, 50], "group commit: one batch for the 50"
+    await writer.close(5)
+
+
+async def test_ack_refuses_the_request_when_the_record_is_not_committed_in_time() -> None:
+    sink = Sink()
+    sink.failures = 3  # the database is down for a while
+    writer = _acking(sink, ack_timeout=0.05)
+    with pytest.raises(RegistryError) as refused:
+        await writer.record(_event(1))
+    assert refused.value.code is ErrorCode.UNAVAILABLE and refused.value.headers["Retry-After"]
+    async with asyncio.timeout(10):  # 0.1 + 0.2 + 0.4 s of backoff, then the write succeeds
+        while not sink.batches:
+            await asyncio.sleep(0.05)
+    assert sink.batches == [["r/1"]], "the refused pull is still audited once the database is back"
+    await writer.close(5)
+
+
+async def test_ack_requests_still_waiting_at_stop_are_refused_and_their_records_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = Sink()
+    sink.gate.clear()
+    writer = _acking(sink)
+    request = asyncio.create_task(writer.record(_event(7)))
+    await asyncio.sleep(0.01)
+    with caplog.at_level(logging.ERROR, logger="proxy.gate.audit"):
+        await writer.close(0.1)
+    with pytest.raises(RegistryError):
+        await request
+    assert any("r/7" in r.getMessage() for r in caplog.records if "not written" in r.getMessage())
