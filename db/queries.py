@@ -135,20 +135,27 @@ class MetadataStore(ReplicaLocks):
             row = (await session.execute(query)).one_or_none()
         return ManifestRow(row.digest, row.media_type, row.size) if row else None
 
-    async def save_manifest(self, repository_id: int, manifest: NewManifest, at: datetime) -> None:
+    async def save_manifest(
+        self, repository_id: int, manifest: NewManifest, at: datetime, *, stored: bool = True
+    ) -> None:
         """Record a manifest, its references and its stored bytes in one transaction.
+
+        `stored` False: the store could not take the bytes (disk full), so no stored object
+        is recorded: the metadata never claims content the store does not hold.
 
         Two replicas may cache the same new manifest at the same moment: the second insert
         then meets the unique constraint, and the row the first one wrote is the same row.
         """
         try:
-            await self._save_manifest(repository_id, manifest, at)
+            await self._save_manifest(repository_id, manifest, at, stored)
         except IntegrityError:
             if await self.get_manifest(repository_id, manifest.digest) is None:
                 raise
-            await self._save_manifest(repository_id, manifest, at)  # the row exists now: no insert
+            await self._save_manifest(repository_id, manifest, at, stored)  # the row exists now: no insert
 
-    async def _save_manifest(self, repository_id: int, manifest: NewManifest, at: datetime) -> None:
+    async def _save_manifest(
+        self, repository_id: int, manifest: NewManifest, at: datetime, stored: bool
+    ) -> None:
         async with self._sessions.begin() as session:
             exists = await session.execute(
                 select(ManifestRecord.id).where(
@@ -157,7 +164,8 @@ class MetadataStore(ReplicaLocks):
             )
             if exists.scalar_one_or_none() is None:
                 session.add(self._manifest_record(repository_id, manifest, at))
-            await self._record_object(session, manifest.digest, manifest.size, "manifest", at)
+            if stored:
+                await self._record_object(session, manifest.digest, manifest.size, "manifest", at)
 
     @staticmethod
     def _manifest_record(repository_id: int, manifest: NewManifest, at: datetime) -> ManifestRecord:

@@ -113,7 +113,7 @@ def storage_failed(
     where = exc.path.parent if exc.path is not None else "the store"
     needed = f"{size - in_file} more bytes needed" if size is not None else "size unknown"
     log.error(
-        "%s: cannot cache %s (%s bytes) in %s: %s; %s; streaming it to its clients uncached",
+        "%s: cannot cache %s (%s bytes) in %s: %s; %s; serving it to its clients uncached",
         what,
         digest,
         size if size is not None else "unknown",

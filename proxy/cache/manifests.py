@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from db.queries import MetadataStore, NewManifest, RefRow
 from proxy.cache.access import AccessTracker
+from proxy.cache.fill_copy import storage_failed
 from proxy.cache.keys import RepoKey
 from proxy.cache.lru import LRU
 from proxy.cache.repositories import RepositoryIds
@@ -29,7 +30,7 @@ from proxy.oci.manifest import (
     check_limits,
     parse_manifest,
 )
-from proxy.storage import BlobNotFoundError, BlobStore
+from proxy.storage import BlobNotFoundError, BlobStore, StorageError
 from proxy.upstream import UpstreamError, UpstreamRegistry, to_registry_error
 
 __all__ = ["CachedManifest", "ManifestCache"]
@@ -85,7 +86,8 @@ class ManifestCache:
         try:
             data = await self._store.read_all(digest, MAX_MANIFEST_BYTES)
         except BlobNotFoundError:
-            log.warning("manifest %s of %s is recorded but missing from the store; refetching", digest, key)
+            # Evicted, or never stored (the store was full when it arrived): fetch it again.
+            log.info("manifest %s of %s is not in the store; refetching", digest, key)
             return None
         if not digest.matches(data):
             log.error("stored manifest %s of %s does not match its digest; refetching", digest, key)
@@ -126,14 +128,23 @@ class ManifestCache:
                 ErrorCode.UPSTREAM_ERROR,
                 f"upstream {key.upstream} sent an invalid manifest for {key}:{reference}: {exc}",
             ) from exc
-        await self._store.put_bytes(digest, fetched.data)
+        stored = await self._store_bytes(digest, fetched.data)
         repository_id = await self._repositories.get(key)
         await self._meta.save_manifest(
-            repository_id, _record(digest, fetched.data, manifest), datetime.now(UTC)
+            repository_id, _record(digest, fetched.data, manifest), datetime.now(UTC), stored=stored
         )
         cached = CachedManifest(digest, manifest.media_type, fetched.data, manifest)
         self._memory.put((key, digest), cached)
         return cached
+
+    async def _store_bytes(self, digest: Digest, data: bytes) -> bool:
+        """Store verified bytes; False when storage failed (served from memory, uncached)."""
+        try:
+            await self._store.put_bytes(digest, data)
+        except StorageError as exc:
+            storage_failed(self._metrics, exc, digest, len(data), 0)
+            return False
+        return True
 
     def _poisoned(self, key: RepoKey, reference: str, expected: Digest, actual: Digest) -> None:
         self._metrics.digest_mismatches.labels(key.upstream).inc()

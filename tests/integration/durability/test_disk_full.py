@@ -2,7 +2,9 @@
 
 The clients of the fill still get the whole blob, verified, streamed from memory once the
 spool file can take no more; nothing half-written is kept; the operator gets an error line
-and a counter to alert on; once space is freed the next pull caches normally.
+and a counter to alert on; once space is freed the next pull caches normally. With the
+SQLite database on the full disk too, pullgate fails closed: no manifest is served whose
+audit record cannot be committed, and the database comes through intact.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,6 +23,7 @@ from proxy.oci.digest import Digest
 from tests.support.images import Image, ImageFactory
 from tests.support.pullgate import MakePullgate, Pullgate, upstream_entry
 from tests.support.push import MANIFEST_ACCEPT
+from tests.support.registry import RunningRegistry
 from tests.support.relay import Relay
 from tests.support.tmpfs import fill_up, free_bytes, mounted_tmpfs
 
@@ -29,8 +33,7 @@ CLIENTS = 3
 
 @pytest.fixture
 def app_database(sqlite_url: str) -> str:
-    # The database is not what runs out of space here (see test_database_full.py), so one
-    # backend is enough; it lives outside the tmpfs.
+    # Outside the tmpfs: the database runs out of space only where a test puts it there.
     return sqlite_url
 
 
@@ -90,7 +93,7 @@ async def test_a_blob_bigger_than_the_free_space_is_still_served_whole_and_not_k
     assert await pullgate.metric("pullgate_storage_write_errors") == 1
 
 
-async def test_a_full_disk_before_the_fill_starts_streams_from_memory_alone(
+async def test_on_a_full_disk_a_new_image_is_still_served_whole_and_nothing_of_it_kept(
     make_pullgate: MakePullgate,
     upstream_relay: Relay,
     image_factory: ImageFactory,
@@ -103,18 +106,79 @@ async def test_a_full_disk_before_the_fill_starts_streams_from_memory_alone(
         [upstream_entry(upstream_relay)], storage={"path": str(small_disk / "store")}
     )
     layer = image.layer_digests[0]
+    fill_up(small_disk / "filler")  # not a byte left, before the image was ever pulled
     async with aiohttp.ClientSession() as session:
-        await _manifest(session, pullgate, "library/small", image)
-        fill_up(small_disk / "filler")  # not a byte left
+        await _manifest(session, pullgate, "library/small", image)  # verified, served from memory
         async with session.get(_blob_url(pullgate, "library/small", layer)) as response:
             assert response.status == 200 and await response.read() == image.blobs[layer]
         async with session.get(
             _blob_url(pullgate, "library/small", layer), headers={"Range": "bytes=0-9"}
         ) as response:
             assert response.status == 503, "a range needs stored content: retry later, never wrong bytes"
-    assert not _stored(pullgate, layer)
+    for digest in (image.digest, layer):
+        assert not _stored(pullgate, digest)
+        assert _recorded_size(pullgate, digest) is None, "no metadata claims what the store lacks"
     assert list((small_disk / "store" / "_uploads").iterdir()) == []
-    assert await pullgate.metric("pullgate_storage_write_errors", reason="enospc") == 2
+    # The manifest, the blob, and the blob again for the range.
+    assert await pullgate.metric("pullgate_storage_write_errors", reason="enospc") == 3
+
+
+async def test_with_the_database_on_the_full_disk_too_nothing_is_served_unaudited(
+    make_pullgate: MakePullgate,
+    upstream_registry: RunningRegistry,
+    image_factory: ImageFactory,
+    push_to,
+    small_disk: Path,
+) -> None:
+    cached, fresh = image_factory.image(2000), image_factory.image(2000)
+    await push_to(upstream_registry, "library/cached", cached, "1")
+    await push_to(upstream_registry, "library/fresh", fresh, "1")
+    database = small_disk / "pullgate.db"  # SQLite and its WAL on the same small disk
+    pullgate = await make_pullgate(
+        [upstream_entry(upstream_registry)],
+        database_url=f"sqlite+aiosqlite:///{database}",
+        storage={"path": str(small_disk / "store")},
+        gate={"audit_ack_timeout": "1s"},
+    )
+    layer = cached.layer_digests[0]
+    async with aiohttp.ClientSession() as session:
+        await _manifest(session, pullgate, "library/cached", cached)
+        async with session.get(_blob_url(pullgate, "library/cached", layer)) as response:
+            assert response.status == 200
+        fill_up(small_disk / "filler")
+
+        # Decided and in memory already, but its audit record cannot be committed: refused.
+        refused = await _get_manifest(session, pullgate, "library/cached")
+        assert (
+            refused[0] == 503 and refused[1]["code"] == "UNAVAILABLE" and "audit log" in refused[1]["message"]
+        )
+        status, error = await _get_manifest(session, pullgate, "library/fresh")
+        assert status >= 500 and error["code"] in ("UNAVAILABLE", "UNKNOWN"), "a new image fails closed"
+        async with session.get(_blob_url(pullgate, "library/cached", layer)) as response:
+            # Allowed already and stored: reading needs no write (blob pulls are not audited).
+            assert response.status == 200 and await response.read() == cached.blobs[layer]
+
+        (small_disk / "filler").unlink()
+        async with asyncio.timeout(30):  # the audit writer retries with backoff
+            while (await _get_manifest(session, pullgate, "library/cached"))[0] != 200:
+                await asyncio.sleep(0.2)
+        await _manifest(session, pullgate, "library/fresh", fresh)
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        pulls = db.execute(
+            "SELECT count(*) FROM audit_events WHERE kind = 'pull' AND repository = 'library/cached'"
+        ).fetchone()[0]
+    assert pulls >= 3, "the refused pull was audited too, once the disk had room"
+
+
+async def _get_manifest(session: aiohttp.ClientSession, pullgate: Pullgate, repo: str) -> tuple[int, Any]:
+    """(status, the OCI error or None)."""
+    url = f"{pullgate.url}/v2/{repo}/manifests/1"
+    async with session.get(url, headers={"Accept": MANIFEST_ACCEPT}) as response:
+        if response.status == 200:
+            await response.read()
+            return 200, None
+        return response.status, (await response.json())["errors"][0]
 
 
 async def _manifest(session: aiohttp.ClientSession, pullgate: Pullgate, repo: str, image: Image) -> None:
