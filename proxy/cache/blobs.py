@@ -19,6 +19,7 @@ from pathlib import Path
 from db.errors import database_unavailable
 from db.queries import MetadataStore
 from proxy.cache.access import AccessTracker
+from proxy.cache.damage import damaged
 from proxy.cache.fill_copy import copy_blob, storage_failed
 from proxy.cache.fill_errors import database_unavailable_error, fill_failure
 from proxy.cache.fill_lease import FillLease, FillLeases
@@ -145,8 +146,11 @@ class BlobCache:
             await fill.started()
             return BlobSource(digest, fill.size, None, fill, self)
         size = await self.store.stat(digest)
+        if size is not None and await damaged(
+            self.store, self._meta, digest, size, await self._confirm(key, digest)
+        ):
+            size = None  # removed: fetched again below, like any miss
         if size is not None:
-            await self._confirm(key, digest)
             self._metrics.cache_hits.labels("blob").inc()
             self._access.touch(str(digest))
             return BlobSource(digest, size, self.store.local_path(digest), None, self)
