@@ -76,6 +76,8 @@ class AuditWriter:
                 await self.drain()
         except TimeoutError:
             log.error("the audit log could not be written within %.0fs of stopping", drain_seconds)
+        if self.batches:
+            log.info("audit log: %d records written in %d batches", self.written, self.batches)
         for entry, done in [*self._batch, *self._take(self._queue.qsize())]:
             # Last resort: the log line carries the whole record, so it can be re-imported.
             log.error("audit record not written to the database: %s", entry)
