@@ -19,7 +19,7 @@ from db.gate_queries import InvalidCursor, decode_cursor, encode_cursor, from_db
 from db.models import AuditEvent
 from proxy.policy.model import Outcome
 
-__all__ = ["AuditEventRow", "AuditStore", "NewAuditEvent", "Puller"]
+__all__ = ["AuditEventRow", "AuditStore", "NewAuditEvent", "Puller", "event_values"]
 
 _SERVED = tuple(outcome.value for outcome in Outcome if outcome.serves)
 
@@ -87,7 +87,7 @@ class AuditStore:
         # on the event loop for every row (the audit writer runs beside live requests).
         statement = insert(cast(Table, AuditEvent.__table__))
         async with self._sessions.begin() as session:
-            await session.execute(statement, [_values(event) for event in events])
+            await session.execute(statement, [event_values(event) for event in events])
 
     async def query_events(
         self,
@@ -190,7 +190,8 @@ def _before(cursor: str) -> ColumnElement[bool]:
     return tuple_(AuditEvent.created_at, AuditEvent.id) < (at, event_id)
 
 
-def _values(event: NewAuditEvent) -> dict[str, Any]:
+def event_values(event: NewAuditEvent) -> dict[str, Any]:
+    """The row of one event, for a Core insert."""
     return {
         "created_at": to_db(event.created_at),
         "kind": event.kind,

@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.admin_queries import AdminQueries
+from db.audit_connection import AuditConnection
 from db.image_queries import ImageQueries
 from db.pull_keys import SigningKeyStore
 from db.queries import MetadataStore
@@ -118,6 +119,9 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
             settings=settings, store=store, meta=meta, upstreams=upstreams, access=access, metrics=metrics
         )
         stack.push_async_callback(mirror.blobs.close)
+        stores = Stores.over(session_factory(engine), reads)
+        audit_connection = AuditConnection(engine)
+        stack.push_async_callback(audit_connection.close)
         stores = Stores.over(session_factory(engine), reads, secret_hasher(settings.auth))
         ring = settings.secrets.key_ring()
         credentials = CredentialSync(stores.credentials, ring, upstreams, settings.secrets.refresh_interval)
@@ -128,7 +132,7 @@ async def _lifetime(app: web.Application, settings: Settings) -> AsyncIterator[N
                 settings.pull_auth, settings.auth, stores.robots, SigningKeyStore(session_factory(engine))
             )
         audit = AuditWriter(
-            stores.audit.insert_events,
+            audit_connection.insert_events,
             queue_size=settings.gate.audit_queue_size,
             batch_size=settings.gate.audit_batch_size,
             flush_interval=settings.gate.audit_flush_interval,

@@ -115,12 +115,20 @@ class AuditWriter:
         while True:
             self._batch.append(await self._queue.get())
             if self._ack:
-                # Group commit: whatever queued while the last batch was written goes now.
-                await asyncio.sleep(0)  # and whatever the requests woken with it queue
-                self._batch += self._take(self._batch_size - len(self._batch))
+                await self._join()
             else:
                 await self._gather()
             await self._write()
+
+    async def _join(self) -> None:
+        """Group commit: the batch is what queued while the last one was being written.
+
+        No waiting for company beyond one turn of the event loop (for the requests woken by
+        the last commit): measured, a wait as long as the last commit made batches larger
+        but throughput lower, on SQLite and on PostgreSQL alike.
+        """
+        await asyncio.sleep(0)
+        self._batch += self._take(self._batch_size - len(self._batch))
 
     async def _gather(self) -> None:
         # Until the batch is full or the interval is over, whichever comes first: under load
