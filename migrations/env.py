@@ -65,6 +65,10 @@ def run_migrations(connection: Connection) -> None:
         # BEGIN IMMEDIATE transaction, so a failed upgrade leaves the file as it was and a
         # second pullgate starting at the same time waits instead of migrating twice.
         transactional_ddl=True if sqlite else None,
+        # One transaction for the whole run, not one per revision, on both backends: a run
+        # killed anywhere (kill -9, a node going away) leaves the database exactly as it was,
+        # never between two revisions (tests/integration/durability/test_migration_kill.py).
+        transaction_per_migration=False,
         target_metadata=target_metadata,
         # What `alembic check` (and db.migrate.check) compares besides tables and columns.
         compare_type=True,
