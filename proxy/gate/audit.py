@@ -9,7 +9,11 @@ Two durabilities (`gate.audit_durability`):
   together in the next one — batches grow with concurrency, and a record waits at most for
   the batch ahead of it and its own. A record that cannot be written within
   `gate.audit_ack_timeout` fails its request with 503 (fail closed); it stays queued and is
-  written once the database is back.
+  written once the database is back. Only answers that serve wait that long: a refusal is
+  safe to give unaudited for a moment, so it waits at most the timeout and is then answered
+  anyway, its record still queued. While the writer knows the database is failing (its
+  last write failed), nobody waits: a refusal is answered at once and a pull that would be
+  served is refused (`AuditUnavailableError`), so an outage costs clients no timeouts.
 - ``async``: requests queue their record and go on; batches leave when full or after
   `audit_flush_interval`. Faster, but a crash loses what was queued.
 
@@ -27,9 +31,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from db.audit_queries import NewAuditEvent
-from proxy.oci.errors import ErrorCode, RegistryError
 
-__all__ = ["AuditWriter", "Durability"]
+__all__ = ["AuditUnavailableError", "AuditWriter", "Durability"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,18 @@ _RETRY_MAX = 30.0
 Durability = Literal["ack", "async"]
 Sink = Callable[[Sequence[NewAuditEvent]], Awaitable[None]]
 _Queued = tuple[NewAuditEvent, "asyncio.Future[None] | None"]
+
+
+class AuditUnavailableError(Exception):
+    """With ``ack``, the record of an answer that would serve could not be committed.
+
+    `failing` says whether the database is known to be failing (the request was refused at
+    once) or the commit merely took longer than the timeout.
+    """
+
+    def __init__(self, failing: bool) -> None:
+        self.failing = failing
+        super().__init__("the audit record could not be committed")
 
 
 class AuditWriter:
@@ -61,6 +76,8 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.batches = 0
+        self.failing = False  # the last write failed: the database is away
+        self._failed = asyncio.Event()  # set while `failing`: wakes the requests waiting on a commit
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="audit-writer")
@@ -82,33 +99,65 @@ class AuditWriter:
             # Last resort: the log line carries the whole record, so it can be re-imported.
             log.error("audit record not written to the database: %s", entry)
             if done is not None and not done.done():
-                done.set_exception(_unavailable())
+                done.set_exception(AuditUnavailableError(failing=True))
         self._batch = []
 
-    async def record(self, entry: NewAuditEvent) -> None:
+    async def record(self, entry: NewAuditEvent, *, serves: bool = True) -> None:
         """Queue the record; with ``ack``, return only once it is committed.
 
-        Raises `RegistryError` (UNAVAILABLE) when, with ``ack``, it could not be committed
-        within the timeout: the caller must not answer as if it had been.
+        With ``ack``, raises `AuditUnavailableError` when the record of an answer that
+        `serves` could not be committed within the timeout (or the database is known to be
+        failing): the caller must not serve as if it had been. A refusal's record is waited
+        for too, but a refusal is answered whatever happens to it.
         """
         if not self._ack:
             await self._queue.put((entry, None))  # waits when full: back-pressure, never loss
             return
+        if self.failing:
+            await self._enqueue(entry, None)
+            if serves:
+                raise AuditUnavailableError(failing=True)
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Once the request gave up waiting, nobody reads the outcome: mark it read.
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
-        queued = False
+        try:
+            async with asyncio.timeout(self._ack_timeout):
+                if not await self._enqueue(entry, done):
+                    raise TimeoutError
+                await self._committed(done)
+        except TimeoutError:
+            if serves:
+                log.error("audit record not committed within %.1fs; refusing the request", self._ack_timeout)
+                raise AuditUnavailableError(failing=self.failing) from None
+            log.warning("audit record of a refusal not committed within %.1fs; answering it", self._ack_timeout)
+        except AuditUnavailableError:  # the database failed, or the writer stopped without it
+            if serves:
+                raise
+
+    async def _committed(self, done: asyncio.Future[None]) -> None:
+        """Wait for the record's commit; raise `AuditUnavailableError` as soon as a write fails."""
+        failed = asyncio.ensure_future(self._failed.wait())
+        try:
+            # shield: a request cancelled while waiting leaves its record to be written.
+            await asyncio.wait((asyncio.shield(done), failed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            failed.cancel()
+        if done.done():
+            done.result()  # raises if the writer stopped without writing it
+        else:
+            raise AuditUnavailableError(failing=True)
+
+    async def _enqueue(self, entry: NewAuditEvent, done: asyncio.Future[None] | None) -> bool:
+        """Queue a record, waiting up to the ack timeout for room; False (logged) when full."""
         try:
             async with asyncio.timeout(self._ack_timeout):
                 await self._queue.put((entry, done))
-                queued = True
-                # shield: a request cancelled while waiting leaves its record to be written.
-                await asyncio.shield(done)
+            return True
         except TimeoutError:
-            if not queued:  # the queue stayed full: keep the record in the log at least
-                log.error("audit record not written to the database: %s", entry)
-            log.error("audit record not committed within %.1fs; refusing the request", self._ack_timeout)
-            raise _unavailable() from None
+            # The queue stayed full: keep the record in the log at least.
+            log.error("audit record not written to the database: %s", entry)
+            return False
 
     async def run(self) -> None:
         """Write batches until cancelled (`close` then writes what is left)."""
@@ -165,10 +214,14 @@ class AuditWriter:
         while True:
             try:
                 await self._sink([entry for entry, _ in self._batch])
+                self.failing = False
+                self._failed.clear()
                 break
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self.failing = True
+                self._failed.set()
                 log.exception("writing %d audit records failed; retrying in %.1fs", len(self._batch), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
@@ -183,10 +236,3 @@ class AuditWriter:
     def pending(self) -> int:
         return self._queue.qsize() + len(self._batch)
 
-
-def _unavailable() -> RegistryError:
-    return RegistryError(
-        ErrorCode.UNAVAILABLE,
-        "pullgate could not write its audit log, and answers no pull it cannot audit; retry later",
-        headers={"Retry-After": "10"},
-    )

@@ -30,7 +30,7 @@ from proxy.cache.repositories import RepositoryIds
 from proxy.cache.singleflight import Coalescer
 from proxy.gate import outage
 from proxy.gate.artifacts import is_signature_artifact
-from proxy.gate.audit import AuditWriter
+from proxy.gate.audit import AuditUnavailableError, AuditWriter
 from proxy.gate.decision import Decision, denial
 from proxy.gate.holding import Holds
 from proxy.gate.policy_state import PolicySnapshot, PolicyState
@@ -104,10 +104,14 @@ class Gate:
             digest = reference if isinstance(reference, Digest) else None
             log.error("pull of %s: the database is unavailable (%s); denying", key, exc)
             undecided = outage.cannot_decide(image_name(key, digest, tag), exc)
-            await self._audit.record(audit_record(key, digest, tag, undecided, client))
+            await self._audit.record(audit_record(key, digest, tag, undecided, client), serves=False)
             raise denial(undecided) from exc
         decision = await self.decide(key, cached, tag)
-        await self._audit.record(audit_record(key, served.digest, tag, decision, client))
+        record = audit_record(key, served.digest, tag, decision, client)
+        try:
+            await self._audit.record(record, serves=decision.outcome.serves)
+        except AuditUnavailableError as exc:
+            raise outage.unaudited(decision, exc.failing) from exc
         if not decision.outcome.serves:
             raise denial(decision, self._console)
         # The client asks for these blobs next: they are allowed by this very decision, so

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from db.audit_queries import NewAuditEvent
-from proxy.gate.audit import AuditWriter
-from proxy.oci.errors import ErrorCode, RegistryError
+from proxy.gate.audit import AuditUnavailableError, AuditWriter
 
 
 def _event(n: int) -> NewAuditEvent:
@@ -140,17 +139,42 @@ async def test_ack_records_of_concurrent_requests_share_one_commit() -> None:
     await writer.close(5)
 
 
-async def test_ack_refuses_the_request_when_the_record_is_not_committed_in_time() -> None:
+async def test_ack_refuses_a_serving_request_as_soon_as_the_write_fails() -> None:
     sink = Sink()
     sink.failures = 3  # the database is down for a while
-    writer = _acking(sink, ack_timeout=0.05)
-    with pytest.raises(RegistryError) as refused:
-        await writer.record(_event(1))
-    assert refused.value.code is ErrorCode.UNAVAILABLE and refused.value.headers["Retry-After"]
-    async with asyncio.timeout(10):  # 0.1 + 0.2 + 0.4 s of backoff, then the write succeeds
-        while not sink.batches:
+    writer = _acking(sink, ack_timeout=30)
+    async with asyncio.timeout(5):  # not the 30 s timeout: the failed write wakes it
+        with pytest.raises(AuditUnavailableError) as refused:
+            await writer.record(_event(1))
+    assert refused.value.failing
+    # Known to be failing: the next serving request is refused at once, a refusal answered.
+    with pytest.raises(AuditUnavailableError):
+        await writer.record(_event(2))
+    await writer.record(_event(3), serves=False)
+    async with asyncio.timeout(10):  # 0.1 + 0.2 + 0.4 s of backoff, then the writes succeed
+        while sum(len(b) for b in sink.batches) < 3:
             await asyncio.sleep(0.05)
-    assert sink.batches == [["r/1"]], "the refused pull is still audited once the database is back"
+    assert sorted(r for b in sink.batches for r in b) == ["r/1", "r/2", "r/3"], (
+        "refused pulls are still audited once the database is back"
+    )
+    assert not writer.failing
+    await writer.close(5)
+
+
+async def test_ack_gives_up_waiting_after_the_timeout_and_still_writes_the_record() -> None:
+    sink = Sink()
+    sink.gate.clear()  # the commit hangs (a stalled database), no write fails yet
+    writer = _acking(sink, ack_timeout=0.05)
+    with pytest.raises(AuditUnavailableError) as refused:
+        await writer.record(_event(1))
+    assert not refused.value.failing
+    async with asyncio.timeout(5):
+        await writer.record(_event(2), serves=False)  # a refusal is answered anyway
+    sink.gate.set()
+    async with asyncio.timeout(10):
+        while sum(len(b) for b in sink.batches) < 2:
+            await asyncio.sleep(0.05)
+    assert sorted(r for b in sink.batches for r in b) == ["r/1", "r/2"], "both are audited in the end"
     await writer.close(5)
 
 
@@ -164,6 +188,6 @@ async def test_ack_requests_still_waiting_at_stop_are_refused_and_their_records_
     await asyncio.sleep(0.01)
     with caplog.at_level(logging.ERROR, logger="proxy.gate.audit"):
         await writer.close(0.1)
-    with pytest.raises(RegistryError):
+    with pytest.raises(AuditUnavailableError):
         await request
     assert any("r/7" in r.getMessage() for r in caplog.records if "not written" in r.getMessage())

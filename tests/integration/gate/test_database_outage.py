@@ -58,13 +58,14 @@ async def _blob(pullgate: Pullgate, digest: str) -> int:
 
 
 async def _world(
-    upstream: Upstream, make_pullgate: MakePullgate, database_url: str | None
+    upstream: Upstream, make_pullgate: MakePullgate, database_url: str | None, durability: str = "ack"
 ) -> tuple[Pullgate, Images]:
     registry, factory, push_to = upstream
     images = Images(factory.image(), factory.image())
     await push_to(registry, "library/demo", images.known, "known")
     await push_to(registry, "library/demo", images.unknown, "unknown")
-    pullgate = await make_pullgate([upstream_entry(registry)], database_url=database_url, **SETTINGS)
+    settings = {**SETTINGS, "gate": {**SETTINGS["gate"], "audit_durability": durability}}
+    pullgate = await make_pullgate([upstream_entry(registry)], database_url=database_url, **settings)
     assert (await _pull(pullgate, "known"))[0] == 200
     for digest in images.known.all_blobs:
         assert await _blob(pullgate, digest) == 200
@@ -79,7 +80,9 @@ def upstream(upstream_registry: RunningRegistry, image_factory: ImageFactory, pu
     return upstream_registry, image_factory, push_to
 
 
-async def _while_down(pullgate: Pullgate, images: Images, database_error: str) -> str:
+async def _while_down(
+    pullgate: Pullgate, images: Images, database_error: str, durability: str = "ack"
+) -> str:
     """What clients see while the database is unusable; returns the denial's decision id."""
     status, _, body = await _pull(pullgate, "unknown")
     error = json.loads(body)["errors"][0]
@@ -91,9 +94,16 @@ async def _while_down(pullgate: Pullgate, images: Images, database_error: str) -
     # Blobs of an image nobody allowed are not served, by digest or otherwise.
     for digest in images.unknown.all_blobs:
         assert await _blob(pullgate, digest) == 403
-    # A decision made before the outage stands for the rest of its lifetime.
     status, _, body = await _pull(pullgate, "known")
-    assert status == 200 and body == images.known.manifest_bytes
+    if durability == "async":
+        # A decision made before the outage stands for the rest of its lifetime.
+        assert status == 200 and body == images.known.manifest_bytes
+    else:
+        # With ack durability a pull is served only once it is audited: not now.
+        error = json.loads(body)["errors"][0]
+        assert status == 403 and error["code"] == "DENIED", body
+        assert "its audit record cannot be written (the database is unavailable)" in error["message"]
+    # Its blobs were allowed by that decision: serving them writes no audit record.
     assert await _blob(pullgate, images.known.layer_digests[0]) == 200
     status, _, body = await http_get(f"{pullgate.url}/readyz")
     assert status == 503 and json.loads(body)["checks"]["database"].startswith("failed"), body
@@ -129,18 +139,20 @@ async def _audited(database_url: str, decision_id: str) -> list[AuditEvent]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("app_database", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("cut", ["refuse", "drop", "stall"])
+@pytest.mark.parametrize(
+    ("cut", "durability"), [("refuse", "ack"), ("drop", "ack"), ("stall", "ack"), ("refuse", "async")]
+)
 async def test_postgresql_cut_off_fails_closed_and_recovers(
-    make_pullgate: MakePullgate, app_database: str, upstream: Upstream, cut: str
+    make_pullgate: MakePullgate, app_database: str, upstream: Upstream, cut: str, durability: str
 ) -> None:
     url = make_url(app_database)
     assert url.host is not None and url.port is not None
     with TcpForwarder(url.host, url.port) as forwarder:
         through = url.set(port=forwarder.port).render_as_string(hide_password=False)
-        pullgate, images = await _world(upstream, make_pullgate, through)
+        pullgate, images = await _world(upstream, make_pullgate, through, durability)
         getattr(forwarder, cut)()
         error = "TimeoutError" if cut == "stall" else "Error"
-        decision_id = await _while_down(pullgate, images, error)
+        decision_id = await _while_down(pullgate, images, error, durability)
         forwarder.restore()
         await _recovers(pullgate, images)
         # The refused pull was audited when the database came back (at the writer's next
