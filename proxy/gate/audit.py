@@ -130,7 +130,9 @@ class AuditWriter:
             if serves:
                 log.error("audit record not committed within %.1fs; refusing the request", self._ack_timeout)
                 raise AuditUnavailableError(failing=self.failing) from None
-            log.warning("audit record of a refusal not committed within %.1fs; answering it", self._ack_timeout)
+            log.warning(
+                "audit record of a refusal not committed within %.1fs; answering it", self._ack_timeout
+            )
         except AuditUnavailableError:  # the database failed, or the writer stopped without it
             if serves:
                 raise
@@ -235,4 +237,3 @@ class AuditWriter:
     @property
     def pending(self) -> int:
         return self._queue.qsize() + len(self._batch)
-
