@@ -93,11 +93,14 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         raise InvalidManifestError(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidManifestError(f"manifest is not valid JSON: {exc}") from exc
+    # ValueError covers JSONDecodeError, bad UTF-8 and numbers past Python's 4300-digit limit;
+    # RecursionError a few KiB of "[": untrusted bytes must end in the domain error, nothing else.
+    except (ValueError, RecursionError) as exc:
+        raise InvalidManifestError(f"manifest is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise InvalidManifestError("manifest is not a JSON object")
-    if doc.get("schemaVersion") != 2:
+    version = doc.get("schemaVersion")
+    if version != 2 or type(version) is not int:  # 2.0 is not a schemaVersion
         raise InvalidManifestError("only schemaVersion 2 manifests are supported")
     media_type = _media_type(doc, content_type)
     is_index = media_type in mediatypes.INDEX_TYPES
