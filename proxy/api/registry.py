@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from proxy.api.context import ABORTED, BYTES_KIND, IDENTITY, ROUTE, SERVICES, UPSTREAM
 from proxy.api.pull_auth import authorize, require_principal
-from proxy.api.ranges import parse_range
+from proxy.api.ranges import ByteRange, parse_range
 from proxy.api.routing import RegistryRequest
 from proxy.cache.blobs import BlobSource
 from proxy.gate.decision import warning_header
@@ -177,9 +177,11 @@ async def _send_range(
     await source.settle()
     size = source.size if source.size is not None else 0
     byte_range = parse_range(header, size)
-    response = web.StreamResponse(
-        status=206, headers={**headers, "Content-Range": byte_range.content_range(size)}
-    )
+    if byte_range is None:  # a range unit we do not serve, or an empty blob: the whole blob
+        byte_range, status = ByteRange(0, size), 200
+    else:
+        status, headers = 206, {**headers, "Content-Range": byte_range.content_range(size)}
+    response = web.StreamResponse(status=status, headers=headers)
     response.content_length = byte_range.length
     await response.prepare(request)
     await _pump(request, response, source, byte_range.start, byte_range.end)

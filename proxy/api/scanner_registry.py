@@ -227,8 +227,9 @@ async def _send_blob(request: web.Request, source: BlobSource) -> web.StreamResp
         await source.settle()
         size = source.size if source.size is not None else 0
         byte_range = parse_range(range_header, size)
-        start, end, status = byte_range.start, byte_range.end, 206
-        headers["Content-Range"] = byte_range.content_range(size)
+        if byte_range is not None:  # None: a unit we do not serve, or an empty blob: all of it
+            start, end, status = byte_range.start, byte_range.end, 206
+            headers["Content-Range"] = byte_range.content_range(size)
     response = web.StreamResponse(status=status, headers=headers)
     if end is not None:
         response.content_length = end - start

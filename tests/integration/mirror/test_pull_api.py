@@ -110,7 +110,11 @@ async def test_blobs_with_ranges(
     assert headers["Content-Range"] == f"bytes 10-19/{len(layer)}"
     status, _, body = await _get(url, Range="bytes=-5")
     assert status == 206 and body == layer[-5:]
-    for bogus in ("bytes=5-1", f"bytes={len(layer)}-", "pages=1-2", "bytes=0-1,4-5", "bytes=x"):
+    status, headers, body = await _get(url, Range="Bytes=10-19, ")  # units are case-insensitive
+    assert status == 206 and body == layer[10:20]
+    status, headers, body = await _get(url, Range="pages=1-2")  # an unknown unit is ignored
+    assert status == 200 and body == layer and "Content-Range" not in headers
+    for bogus in ("bytes=5-1", f"bytes={len(layer)}-", "bytes=0-1,4-5", "bytes=x"):
         status, headers, body = await _get(url, Range=bogus)
         assert status == 416, bogus
         assert json.loads(body)["errors"][0]["code"] == "RANGE_INVALID"
