@@ -5,6 +5,9 @@ Globs (the grammar is the same for every field):
   ``?``      exactly one character (never ``/``)
   ``[abc]``  one of the listed characters; ranges ``[a-z]``; ``[!abc]`` or ``[^abc]`` negates
   anything else is a literal, restricted to the characters the field can hold
+Wildcards and classes stand only for characters the field can hold, and a lone ``*``
+component for a non-empty one: no glob matches a name the grammar refuses (``library/*``
+does not match ``library/ALPINE``, ``library/%61`` or ``library/``).
 
 Repository globs work on ``/``-separated components. ``**`` must be a whole component and
 matches *zero or more* components, wherever it stands: ``team/**`` matches ``team``,
@@ -52,7 +55,17 @@ _REPOSITORY_CHARS = frozenset(string.ascii_lowercase + string.digits + "._-")
 _TAG_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
 _REGISTRY_CHARS = frozenset(string.ascii_lowercase + string.digits + ".-:_")
 _WILDCARDS = frozenset("*?[")
-_ONE = "[^/]"
+
+
+def _one_of(chars: frozenset[str]) -> str:
+    return "[" + "".join(re.escape(char) for char in sorted(chars)) + "]"
+
+
+# What one wildcard character may stand for: a character the field can hold, never `/` and
+# never anything else (an upper-case, percent-encoded or Unicode look-alike of a name is not
+# the name; the router refuses such names, and no glob lets one through either).
+_ONE = {chars: _one_of(chars) for chars in (_REPOSITORY_CHARS, _TAG_CHARS, _REGISTRY_CHARS)}
+_SEGMENT = f"{_ONE[_REPOSITORY_CHARS]}+"  # one repository path component, for `**`
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +112,8 @@ def compile_repository_glob(pattern: str, field: str = "repository") -> Glob:
             segments.append([])
             continue
         regex, count = _component(component, pattern, field, _REPOSITORY_CHARS)
-        segments[-1].append(regex)
+        # A lone `*` stands for a whole component, and no component is empty (`a/*` is not `a/`).
+        segments[-1].append(_SEGMENT if component == "*" else regex)
         literal_chars += count
     literal = len(prefix) == len(collapsed)
     return Glob(
@@ -192,7 +206,7 @@ def _component(text: str, pattern: str, field: str, allowed: frozenset[str]) -> 
         if char == "*":
             chunks.append([])
         elif char == "?":
-            chunks[-1].append(_ONE)
+            chunks[-1].append(_ONE[allowed])
         elif char == "[":
             regex, i = _char_class(text, i, pattern, field, allowed)
             chunks[-1].append(regex)
@@ -209,8 +223,9 @@ def _component(text: str, pattern: str, field: str, allowed: frozenset[str]) -> 
     # Each fixed-length chunk between two stars may be taken at its first occurrence: any
     # later occurrence would only leave less room for the rest. Atomic groups stop the
     # engine from trying the others, which is what makes `*a*a*a*b` cheap.
-    inner = "".join(f"(?>{_ONE}*?{chunk})" for chunk in middle if chunk)
-    return f"{head}{inner}{_ONE}*{tail}", literal_chars
+    one = _ONE[allowed]
+    inner = "".join(f"(?>{one}*?{chunk})" for chunk in middle if chunk)
+    return f"{head}{inner}{one}*{tail}", literal_chars
 
 
 def _char_class(text: str, start: int, pattern: str, field: str, allowed: frozenset[str]) -> tuple[str, int]:
@@ -224,7 +239,7 @@ def _char_class(text: str, start: int, pattern: str, field: str, allowed: frozen
         body = body[1:]
     if not body:
         raise PolicyError(f"{field} pattern {pattern!r}: empty character class")
-    items: list[str] = []
+    listed: set[str] = set()
     i = 0
     while i < len(body):
         low = body[i]
@@ -234,13 +249,15 @@ def _char_class(text: str, start: int, pattern: str, field: str, allowed: frozen
             high = body[i + 2]
             if high not in allowed or high < low or low <= "/" <= high:
                 raise PolicyError(f"{field} pattern {pattern!r}: invalid range {low}-{high}")
-            items.append(f"{re.escape(low)}-{re.escape(high)}")
+            listed.update(chr(code) for code in range(ord(low), ord(high) + 1))
             i += 3
         else:
-            items.append(re.escape(low))
+            listed.add(low)
             i += 1
-    negation = "^/" if negate else ""
-    return f"[{negation}{''.join(items)}]", end + 1
+    # Spelled out as the characters it stands for, within the field's alphabet: `[0-z]` holds
+    # no upper-case letter or `:` in a repository, `[!a]` no character a name cannot hold.
+    chosen = frozenset(allowed - listed if negate else allowed & listed)
+    return (_one_of(chosen) if chosen else "(?!)"), end + 1
 
 
 def _assemble(segments: list[list[str]]) -> str:
@@ -251,12 +268,12 @@ def _assemble(segments: list[list[str]]) -> str:
     regex = "/".join(head)
     started = bool(head)
     for run in middle:
-        skip = "(?:/[^/]+)*?/" if started else "(?:[^/]+/)*?"
+        skip = f"(?:/{_SEGMENT})*?/" if started else f"(?:{_SEGMENT}/)*?"
         # A run of components between two `**` is taken at its first occurrence (atomic).
         regex += f"(?>{skip}{'/'.join(run)}(?![^/]))"
         started = True
     if tail:
-        regex += ("(?:/[^/]+)*/" if started else "(?:[^/]+/)*") + "/".join(tail)
+        regex += (f"(?:/{_SEGMENT})*/" if started else f"(?:{_SEGMENT}/)*") + "/".join(tail)
     else:
-        regex += "(?:/[^/]+)*" if started else "[^/]+(?:/[^/]+)*"
+        regex += f"(?:/{_SEGMENT})*" if started else f"{_SEGMENT}(?:/{_SEGMENT})*"
     return regex

@@ -2,8 +2,9 @@
 
 The reference restates the engine's documented semantics as plainly as possible: globs via
 `fnmatch` per path component (with a recursive `**`), every rule checked for every image,
-the winner by `max` over (specificity, action, enforced, -position). Seeded `random` keeps
-every failure reproducible (hypothesis is not a project dependency).
+the winner by `max` over (specificity, action, enforced, -position). Seeded `random` runs
+a fixed set of policies; hypothesis then searches rule sets and images for a disagreement
+(and shrinks any it finds to the smallest policy that shows it).
 """
 
 import random
@@ -12,10 +13,13 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proxy.policy.engine import PolicyEngine
 from proxy.policy.model import Action, Match, Mode, Outcome, Rule, Subject
 from proxy.policy.precedence import ACTION_RANK, specificity
+from tests.support.properties import examples
 from tests.unit.policy.builders import NOW
 
 COMPONENTS = ["a", "b", "ab", "lib", "x1"]
@@ -119,3 +123,63 @@ def test_engine_agrees_with_linear_reference(seed: int) -> None:
         subject = random_subject(rng)
         verdict = engine.evaluate(subject, NOW)
         assert (verdict.outcome, verdict.rule_ids) == reference(rules, default, subject), subject
+
+
+_EXPIRIES = st.sampled_from([None, None, NOW - timedelta(hours=1), NOW, NOW + timedelta(hours=1)])
+
+
+@st.composite
+def rules(draw: st.DrawFn, n: int) -> Rule:
+    fields: dict[str, str] = {
+        "repository": "/".join(draw(st.lists(st.sampled_from(GLOB_COMPONENTS), min_size=1, max_size=3)))
+    }
+    if draw(st.booleans()):
+        fields["registry"] = draw(st.sampled_from(REGISTRY_GLOBS))
+    tag = draw(st.sampled_from(["none", "none", "glob", "regex"]))
+    if tag == "glob":
+        fields["tag"] = draw(st.sampled_from(TAG_GLOBS))
+    elif tag == "regex":
+        fields["tag_regex"] = draw(st.sampled_from(TAG_REGEXES))
+    if draw(st.integers(0, 9)) == 0:
+        fields["digest"] = draw(st.sampled_from(DIGESTS))
+    return Rule(
+        id=f"r{n}",
+        match=Match(**fields),
+        action=draw(st.sampled_from(list(Action))),
+        mode=draw(st.sampled_from([Mode.ENFORCE, Mode.ENFORCE, Mode.ENFORCE, Mode.WARN])),
+        expires_at=draw(_EXPIRIES),
+    )
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> list[Rule]:
+    count = draw(st.integers(0, 25))
+    return [draw(rules(n)) for n in range(count)]
+
+
+_SUBJECTS = st.builds(
+    Subject,
+    registry=st.sampled_from([*REGISTRIES, "quay.io", "GHCR.io"]),
+    repository=st.lists(st.sampled_from(COMPONENTS), min_size=1, max_size=4).map("/".join),
+    digest=st.sampled_from(DIGESTS),
+    tags=st.frozensets(st.sampled_from(TAGS), max_size=3),
+)
+
+
+@given(policies(), st.sampled_from(list(Action)), st.lists(_SUBJECTS, min_size=1, max_size=8))
+@examples(150)
+def test_engine_agrees_with_linear_reference_on_generated_policies(
+    rules: list[Rule], default: Action, subjects: list[Subject]
+) -> None:
+    engine = PolicyEngine(rules, default)
+    for subject in subjects:
+        verdict = engine.evaluate(subject, NOW)
+        assert (verdict.outcome, verdict.rule_ids) == reference(rules, default, subject), subject
+        matching = [r.id for r in engine.matching(subject, NOW)]
+        assert matching == [
+            r.id
+            for r in rules
+            if (r.expires_at is None or r.expires_at > NOW)
+            and not (r.mode is Mode.WARN and r.action is Action.ALLOW)
+            and rule_matches(r.match, subject)
+        ]
