@@ -128,7 +128,10 @@ def _statement(payload: bytes) -> dict[str, Any]:
         statement = json.loads(payload)
     except (ValueError, RecursionError) as exc:
         raise SignatureInvalid(f"DSSE payload is not JSON: {exc}") from None
-    if not isinstance(statement, dict) or statement.get("_type") not in _STATEMENT_TYPES:
+    if not isinstance(statement, dict):
+        raise SignatureInvalid("DSSE payload is not an in-toto Statement")
+    kind = statement.get("_type")
+    if not isinstance(kind, str) or kind not in _STATEMENT_TYPES:  # a list would not even hash
         raise SignatureInvalid("DSSE payload is not an in-toto Statement")
     if not isinstance(statement.get("subject"), list):
         raise SignatureInvalid("in-toto statement has no subject list")

@@ -33,6 +33,7 @@ from proxy.signatures.errors import SignatureInvalid
 from proxy.signatures.rekor import RekorEntry
 from proxy.signatures.rfc3161 import MAX_TIMESTAMPS
 from proxy.signatures.tlog_proof import InclusionProof
+from proxy.signatures.x509chain import load_certificate
 
 __all__ = ["BUNDLE_MEDIA_TYPES", "MAX_BUNDLE_BYTES", "Bundle", "parse_bundle"]
 
@@ -65,7 +66,8 @@ def parse_bundle(data: bytes) -> Bundle:
     except (ValueError, RecursionError) as exc:
         raise SignatureInvalid(f"bundle is not JSON: {exc}") from None
     bundle = _object(document, "bundle")
-    version = BUNDLE_MEDIA_TYPES.get(bundle.get("mediaType"))  # type: ignore[arg-type]
+    media_type = bundle.get("mediaType")
+    version = BUNDLE_MEDIA_TYPES.get(media_type) if isinstance(media_type, str) else None
     if version is None:
         raise SignatureInvalid(f"bundle media type {bundle.get('mediaType')!r} is not supported")
     material = _object(bundle.get("verificationMaterial"), "verificationMaterial")
@@ -95,7 +97,7 @@ def _certificate(material: dict[str, Any]) -> x509.Certificate | None:
     else:
         return None  # publicKey: the verifier's keys decide
     try:
-        return x509.load_der_x509_certificate(der)
+        return load_certificate(der)
     except ValueError as exc:
         raise SignatureInvalid(f"bundle certificate cannot be read: {exc}") from None
 
@@ -186,7 +188,9 @@ def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise SignatureInvalid(f"bundle {what} must be an integer")
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise SignatureInvalid(f"bundle {what} {value!r} is not a decimal integer")
+        raise SignatureInvalid(f"bundle {what} {value[:40]!r} is not a decimal integer")
+    if isinstance(value, str) and len(value.lstrip("0")) > 19:  # past 2**63, and past int()'s digit limit
+        raise SignatureInvalid(f"bundle {what} is out of range")
     number = int(value)
     if not 0 <= number < 2**63:
         raise SignatureInvalid(f"bundle {what} is out of range")

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography import x509
-
 from proxy.oci.digest import Digest, InvalidDigestError
 from proxy.oci.reference import InvalidNameError, RepositoryName
 from proxy.signatures.errors import SignatureInvalid
@@ -42,6 +40,7 @@ from proxy.signatures.simple_signing import (
     parse_simple_signing,
 )
 from proxy.signatures.trusted_root import TrustedRoot
+from proxy.signatures.x509chain import load_certificate
 
 __all__ = ["CERTIFICATE_ANNOTATION", "SIGNATURE_ANNOTATION", "verify_cosign_blob"]
 
@@ -202,7 +201,7 @@ def _made_by(blob: SignatureBlob, signature: bytes) -> str:
     pem = blob.annotations.get(CERTIFICATE_ANNOTATION)
     if pem:
         try:
-            key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+            key = load_certificate(pem.encode(), pem=True).public_key()
         except ValueError:
             return "by no key we know"
         if isinstance(key, PublicKey):

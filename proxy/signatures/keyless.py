@@ -34,6 +34,7 @@ from proxy.signatures.rekor import parse_cosign_bundle_annotation, verify_entry
 from proxy.signatures.rekor_body import check_hashedrekord_body
 from proxy.signatures.rfc3161 import parse_cosign_timestamp_annotation, verify_timestamp
 from proxy.signatures.trusted_root import TrustedRoot
+from proxy.signatures.x509chain import load_certificate
 
 __all__ = [
     "BUNDLE_ANNOTATION",
@@ -139,8 +140,8 @@ def _leaf(annotations: Mapping[str, str]) -> x509.Certificate:
     if len(pem) > _MAX_CERTIFICATE_CHARS:
         raise SignatureInvalid(f"{CERTIFICATE_ANNOTATION} annotation is too large")
     try:
-        return x509.load_pem_x509_certificate(pem.encode("utf-8"))
-    except (ValueError, UnicodeEncodeError) as exc:
+        return load_certificate(pem.encode("utf-8"), pem=True)
+    except ValueError as exc:  # UnicodeEncodeError included
         raise SignatureInvalid(
             f"{CERTIFICATE_ANNOTATION} annotation is not a PEM certificate: {exc}"
         ) from None

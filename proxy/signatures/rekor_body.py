@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 from proxy.signatures.errors import SignatureInvalid
 from proxy.signatures.keys import PublicKey
+from proxy.signatures.x509chain import load_certificate
 
 __all__ = ["Signer", "check_dsse_body", "check_hashedrekord_body"]
 
@@ -91,7 +92,12 @@ def _kind_and_spec(body: bytes, kinds: set[tuple[str, str]]) -> tuple[str, dict[
         kind, version, spec = document["kind"], document["apiVersion"], document["spec"]
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise SignatureInvalid(f"transparency log entry body is not a Rekor entry: {exc}") from None
-    if (kind, version) not in kinds or not isinstance(spec, dict):
+    if (
+        not isinstance(kind, str)
+        or not isinstance(version, str)
+        or (kind, version) not in kinds
+        or not isinstance(spec, dict)
+    ):
         expected = ", ".join(sorted(f"{k} {v}" for k, v in kinds))
         raise SignatureInvalid(f"transparency log entry is of kind {kind} {version}, expected {expected}")
     return kind, spec
@@ -118,7 +124,7 @@ def _same_signer(logged_pem: bytes, signer: Signer) -> None:
     logged_key: object
     try:
         if b"CERTIFICATE" in logged_pem:
-            logged_cert = x509.load_pem_x509_certificate(logged_pem)
+            logged_cert = load_certificate(logged_pem, pem=True)
             if isinstance(signer, x509.Certificate):
                 if logged_cert.public_bytes(Encoding.DER) != signer.public_bytes(Encoding.DER):
                     raise SignatureInvalid("transparency log entry records another certificate")

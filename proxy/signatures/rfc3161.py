@@ -34,7 +34,6 @@ whose store holds its root (Notation's ``tsa`` trust stores).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -87,7 +86,7 @@ def parse_cosign_timestamp_annotation(text: str) -> bytes:
         raise SignatureInvalid(f"{what}: no SignedRFC3161Timestamp text")
     try:  # Go's encoding/json writes a []byte as standard, padded base64
         return base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, and non-ASCII text
         raise SignatureInvalid(f"{what}: SignedRFC3161Timestamp is not base64") from None
 
 

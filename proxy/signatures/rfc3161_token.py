@@ -29,9 +29,9 @@ from typing import Any
 
 from asn1crypto import cms, core, tsp  # type: ignore[import-untyped]
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 
 from proxy.signatures.errors import SignatureInvalid
+from proxy.signatures.x509chain import load_certificate
 
 __all__ = ["MAX_TOKEN_BYTES", "CertificateId", "TimestampToken", "parse_timestamp", "timestamp_accuracy"]
 
@@ -265,8 +265,6 @@ def _certificate(der: bytes) -> x509.Certificate:
     # cryptography decodes names, extensions and keys lazily: read them now, while a failure
     # is still a malformed token, not an exception in the middle of verification.
     try:
-        cert = x509.load_der_x509_certificate(der)
-        _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
+        return load_certificate(der)
+    except ValueError as exc:
         raise SignatureInvalid(f"timestamp token carries a certificate that cannot be read: {exc}") from None
-    return cert

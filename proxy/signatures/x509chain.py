@@ -23,17 +23,39 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from proxy.signatures.errors import SignatureInvalid, TrustMaterialError
 
-__all__ = ["CODE_SIGNING", "describe", "load_pem_certificates", "verify_chain"]
+__all__ = ["CODE_SIGNING", "describe", "load_certificate", "load_pem_certificates", "verify_chain"]
 
 CODE_SIGNING = ExtendedKeyUsageOID.CODE_SIGNING
 MAX_PATH = 8  # longer paths are not seen in practice and would only cost time
 _PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+# What cryptography raises for a malformed certificate, when it is loaded or later: names,
+# extensions and keys are decoded lazily, on first use (the fuzzing campaign found each one
+# escaping from describe(), issuer matching and chain building).
+_MALFORMED = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension, UnsupportedAlgorithm)
+
+
+def load_certificate(data: bytes, *, pem: bool = False) -> x509.Certificate:
+    """One DER (or PEM) certificate with every part pullgate reads decoded now; `ValueError`
+    naming the problem otherwise, so that no malformed name, extension or key surfaces later
+    as a foreign exception in the middle of a verification."""
+    try:
+        cert = x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
+        return _decoded(cert)
+    except _MALFORMED as exc:
+        raise ValueError(
+            f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+        ) from None
+
+
+def _decoded(cert: x509.Certificate) -> x509.Certificate:
+    _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())
+    return cert
 
 
 def load_pem_certificates(text: str | bytes) -> tuple[x509.Certificate, ...]:
@@ -41,9 +63,9 @@ def load_pem_certificates(text: str | bytes) -> tuple[x509.Certificate, ...]:
     if _PEM_BEGIN not in data:
         raise TrustMaterialError("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
     try:
-        return tuple(x509.load_pem_x509_certificates(data))
-    except ValueError as exc:
-        raise TrustMaterialError(f"a certificate could not be read: {exc}") from exc
+        return tuple(_decoded(cert) for cert in x509.load_pem_x509_certificates(data))
+    except _MALFORMED as exc:
+        raise TrustMaterialError(f"a certificate could not be read: {exc}") from None
 
 
 def describe(cert: x509.Certificate) -> str:

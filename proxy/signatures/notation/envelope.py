@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from proxy.signatures.errors import SignatureInvalid
+from proxy.signatures.x509chain import load_certificate
 
 __all__ = [
     "MEDIA_TYPE_COSE",
@@ -202,7 +203,7 @@ def load_certificates(ders: Sequence[object]) -> tuple[x509.Certificate, ...]:
         if not isinstance(der, bytes):
             raise SignatureInvalid(f"certificate {index} of the chain is not a byte string")
         try:
-            certificates.append(x509.load_der_x509_certificate(der))
+            certificates.append(load_certificate(der))
         except ValueError as exc:
             raise SignatureInvalid(f"certificate {index} of the chain cannot be read: {exc}") from None
     return tuple(certificates)
