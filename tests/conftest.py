@@ -9,7 +9,7 @@ Hypothesis profiles, chosen with ``HYPOTHESIS_PROFILE`` (default ``ci``):
             deadline (a shared 2-core machine makes timings meaningless), no example database;
   dev       random examples, a local database in .hypothesis/ that replays past failures;
   campaign  200x the examples, for a long run outside the suite
-            (``HYPOTHESIS_PROFILE=campaign pytest tests/unit -k properties``).
+            (``HYPOTHESIS_PROFILE=campaign pytest --timeout=0 tests/unit -k properties``).
 """
 
 from __future__ import annotations

@@ -63,9 +63,11 @@ class Layer:
         info.linkname = link
         info.size = len(data) if data is not None else 0
         info.mtime = 1_700_000_000
-        if "\x00" in name:
-            # A ustar name field ends at the first NUL; a PAX record carries it through.
-            info.pax_headers = {"path": name}
+        # A ustar name or link field ends at the first NUL; a PAX record carries it through
+        # (else a link to "x\x00y" would be read back as a link to "x").
+        pax = {key: value for key, value in (("path", name), ("linkpath", link)) if "\x00" in value}
+        if pax:
+            info.pax_headers = pax
         self.entries.append((info, data))
         return self
 
