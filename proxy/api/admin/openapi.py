@@ -139,11 +139,33 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
         required = set(schema.get("required", []))
         for name, prop in schema["properties"].items():
             description = prop.pop("description", None)
-            parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+            parameter = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": _query_schema(prop),
+            }
             if description:
                 parameter["description"] = description
             parameters.append(parameter)
     return parameters
+
+
+def _query_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """pydantic's schema of an optional field, as a query parameter: absent, never null.
+
+    ``anyOf: [{...}, {"type": "null"}]`` with ``default: null`` would tell a client (and a
+    generator) that a null can be sent; a query string has no null, only a missing parameter.
+    """
+    prop = {key: value for key, value in prop.items() if key != "title"}
+    branches = prop.get("anyOf")
+    if branches is None:
+        return prop
+    kept = [branch for branch in branches if branch != {"type": "null"}]
+    prop.pop("anyOf")
+    if prop.get("default", ...) is None:
+        prop.pop("default")
+    return {**kept[0], **prop} if len(kept) == 1 else {"anyOf": kept, **prop}
 
 
 def _path_schema(pattern: str | None) -> dict[str, Any]:

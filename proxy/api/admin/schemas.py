@@ -44,6 +44,10 @@ DigestText = Annotated[
     AfterValidator(_digest),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
+# Query filters name what pullgate stores, so they take only the characters it stores: a
+# request line stays within the HTTP server's limit (8190 bytes) however long each one is.
+UpstreamName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[a-z0-9.-]+(?::[0-9]{1,5})?$")]
+RepositoryText = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[a-z0-9._/-]+$")]
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="why, for the audit log")]
 
 
@@ -54,12 +58,17 @@ class _Strict(BaseModel):
 # -- query strings ---------------------------------------------------------------------------
 class Paging(_Strict):
     limit: int = Field(default=100, ge=1, le=MAX_PAGE, description="items per page")
-    cursor: str | None = Field(default=None, max_length=2048, description="next_cursor of the previous page")
+    cursor: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="next_cursor of the previous page",
+    )
 
 
 class ImagesQuery(Paging):
-    upstream: Name | None = None
-    repository: Name | None = Field(default=None, description="exact repository name")
+    upstream: UpstreamName | None = None
+    repository: RepositoryText | None = Field(default=None, description="exact repository name")
     outcome: Outcome | None = Field(default=None, description="outcome of the newest decision")
 
 
@@ -70,8 +79,8 @@ class QuarantineQuery(Paging):
 class AuditQuery(Paging):
     since: AwareDatetime | None = Field(default=None, description="inclusive, RFC 3339 with offset")
     until: AwareDatetime | None = Field(default=None, description="exclusive, RFC 3339 with offset")
-    upstream: Name | None = None
-    repository: Name | None = None
+    upstream: UpstreamName | None = None
+    repository: RepositoryText | None = None
     digest: DigestText | None = None
     outcome: Outcome | None = None
     client: Name | None = Field(default=None, description="client address or identity")
