@@ -36,8 +36,16 @@ MAX_PATH = 8  # longer paths are not seen in practice and would only cost time
 _PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 # What cryptography raises for a malformed certificate, when it is loaded or later: names,
 # extensions and keys are decoded lazily, on first use (the fuzzing campaign found each one
-# escaping from describe(), issuer matching and chain building).
-_MALFORMED = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension, UnsupportedAlgorithm)
+# escaping from describe(), issuer matching and chain building, and a subjectAltName holding
+# an x400Address from the extensions).
+_MALFORMED = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
 
 
 def load_certificate(data: bytes, *, pem: bool = False) -> x509.Certificate:

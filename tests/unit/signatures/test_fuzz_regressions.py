@@ -3,8 +3,9 @@ tests found in the signature parsers: each input kept as data, named after what 
 
 The certificates in ``vectors/fuzz/`` are DER that cryptography loads but decodes only in
 part: a name with an attribute of the wrong type, a BIT STRING attribute that is not a
-uniqueIdentifier, an unknown version. Each escaped as ValueError, TypeError or InvalidVersion
-from ``describe()``, issuer matching or chain building. `load_certificate` now decodes every
+uniqueIdentifier, an unknown version, a subjectAltName holding an x400Address. Each escaped
+as ValueError, TypeError, InvalidVersion or UnsupportedGeneralNameType from ``describe()``,
+issuer matching, chain building or the extensions. `load_certificate` now decodes every
 part at load time, and every way a certificate enters pullgate says so in its own error.
 """
 
@@ -43,7 +44,7 @@ def _pem(der: bytes) -> str:
 
 
 def test_the_regression_inputs_are_there() -> None:
-    assert len(CERTIFICATES) == 6 and len(list(FOUND.iterdir())) == 12
+    assert len(CERTIFICATES) == 7 and len(list(FOUND.iterdir())) == 13
 
 
 @pytest.mark.parametrize("path", CERTIFICATES, ids=lambda p: p.stem)
