@@ -204,3 +204,20 @@ def test_a_link_never_reads_what_it_points_to(entries: list[Entry]) -> None:
         "none"
     )
     assert analysis.files[STATUS] == () and analysis.files[f"{STATUS}.d/a"] == ()
+
+
+@given(st.lists(_ENTRIES, max_size=10), st.integers(1, 16 * 1024), st.sampled_from(["gzip", "zstd", "none"]))
+@examples(40)
+def test_the_decompressed_byte_limit_stops_the_walk_and_keeps_what_was_found(
+    entries: list[Entry], limit: int, compression: str
+) -> None:
+    layer = build(entries)
+    whole = layer.analyse(compression)  # type: ignore[arg-type]
+    cut = layer.analyse(compression, max_layer_bytes=limit)  # type: ignore[arg-type]
+    stopped = [p for p in cut.problems if "decompressed bytes (possible decompression bomb)" in p]
+    assert bool(stopped) is (len(layer.tar()) > limit)
+    # The walk stopped part way: it recorded no path the whole walk did not.
+    assert set(cut.files) <= set(whole.files)
+    assert set(cut.whiteouts) <= set(whole.whiteouts) and set(cut.opaque_dirs) <= set(whole.opaque_dirs)
+    if not stopped:
+        assert cut == whole
