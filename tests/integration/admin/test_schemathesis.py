@@ -42,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.admin.conftest import MakeWorld, World
+from tests.support.cosign import generate_key, public_pem
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
 CHECKS = [
@@ -80,8 +81,12 @@ class Run:
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
     renewed: int = 0
     parser_refusals: int = 0
+    vanished: int = 0
 
     def call(self, case: schemathesis.Case, mode: GenerationMode) -> None:
+        if mode is GenerationMode.NEGATIVE and _vanishes_on_the_wire(case):
+            self.vanished += 1
+            return
         headers = {"Authorization": f"Bearer {self.token}"}
         response = case.call(base_url=self.base_url, headers=headers, timeout=30)
         label = f"{case.operation.label} [{mode.value}]"
@@ -108,6 +113,13 @@ class Run:
         return answer.status_code != 401
 
 
+def _vanishes_on_the_wire(case: schemathesis.Case) -> bool:
+    """A query parameter whose value is an empty list or object is not sent at all (requests
+    drops it), so the request that reaches pullgate is not the invalid one generated: the
+    campaign saw ``?client=0`` "accepted" for an unknown parameter ``'': []``."""
+    return any(value in ([], {}) for value in (case.query or {}).values())
+
+
 def _refused_by_the_http_parser(response: schemathesis.Response) -> bool:
     """aiohttp's own 400 for a request line or header past its 8190-byte limit, sent before
     any of pullgate runs: only an invalid request (longer than the document allows) gets it."""
@@ -118,17 +130,25 @@ def _refused_by_the_http_parser(response: schemathesis.Response) -> bool:
     )
 
 
-def _exercise(run: Run, document: dict[str, Any]) -> None:
+def _exercise(run: Run, document: dict[str, Any], known: dict[str, str]) -> None:
     schema = schemathesis.openapi.from_dict(document, config=CONFIG)
+    positive, negative = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
     for result in schema.get_all_operations():
         operation = result.ok()
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        for mode in (positive, negative):
             try:
                 _examples(
                     operation.as_strategy(generation_mode=mode), lambda case, mode=mode: run.call(case, mode)
                 )
             except Unsatisfiable:  # nothing to make invalid: no parameter, no body, no header
-                assert mode is GenerationMode.NEGATIVE, operation.label
+                assert mode is negative, operation.label
+        # Generated ids name nothing: once more with ids of real resources, so the answers
+        # about something (200s, 409s of the review state machine) are checked too.
+        names = [p["name"] for p in operation.definition.raw.get("parameters", []) if p["in"] == "path"]
+        if names and all(f"{operation.path} {name}" in known for name in names):
+            fixed = {name: known[f"{operation.path} {name}"] for name in names}
+            strategy = operation.as_strategy(generation_mode=positive, path_parameters=fixed)
+            _examples(strategy, lambda case: run.call(case, positive))
 
 
 def _examples(strategy: Any, test: Callable[[schemathesis.Case], None]) -> None:
@@ -158,20 +178,43 @@ async def _renewer(world: World) -> Callable[[], str]:
     return renew
 
 
+async def _resources(world: World) -> dict[str, str]:
+    """Real ids for the path parameters ("<path template> <parameter>"): an allowed image, a
+    quarantined one with its decision, a rule, trust material and a token nobody uses."""
+    ok = await world.push("library/ok", "1")
+    assert (await world.pull("library/ok", "1")).status == 200
+    await world.push("library/held", "1")
+    held = await world.pull("library/held", "1")
+    entry = (await world.admin.get("/quarantine")).json["items"][0]
+    key = {"kind": "public_key", "content": public_pem(generate_key())}
+    assert (await world.admin.put("/trust/ci-key", key)).status == 201
+    token_id, _ = await world.pullgate.services.stores.tokens.create_token("spare", "auditor")
+    digest_paths = ("/images/{digest}", "/scans/{digest}", "/scans/{digest}/rescan", "/images/{digest}/sbom")
+    return {
+        "/rules/{id} id": "hold",
+        "/decisions/{id} id": held.error["detail"]["decision_id"],
+        "/tokens/{id} id": token_id,
+        "/trust/{name} name": "ci-key",
+        "/vulnerabilities/{id}/images id": "CVE-2024-0001",
+        **{f"/quarantine/{{id}}{tail} id": str(entry["id"]) for tail in ("", "/release", "/reject")},
+        **{f"{path} digest": ok.digest for path in digest_paths},
+    }
+
+
 async def test_generated_calls_get_only_documented_answers(make_world: MakeWorld) -> None:
     world = await make_world(POLICY)
-    await world.push("library/ok", "1")
-    assert (await world.pull("library/ok", "1")).status == 200  # something cached to look at
+    known = await _resources(world)
     run = Run(f"{world.pullgate.url}/api/v1", world.admin.token or "", await _renewer(world))
     document = world.admin.openapi.document
-    await asyncio.to_thread(_exercise, run, document)
+    await asyncio.to_thread(_exercise, run, document, known)
 
     listed = {f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item}
     called = {label.rsplit(" [", 1)[0] for label in run.calls}
     assert called == listed, f"operations never called: {sorted(listed - called)}"
     print(
         f"schemathesis: {sum(run.calls.values())} calls, {len(listed)} operations, "
-        f"{run.parser_refusals} refused by the HTTP parser, token renewed {run.renewed}x; "
+        f"{run.parser_refusals} refused by the HTTP parser, {run.vanished} negative cases not sendable, "
+        f"token renewed {run.renewed}x; "
         f"statuses {dict(sorted(run.statuses.items()))}"
     )
     assert not run.failures, "\n\n".join(run.failures.values())
