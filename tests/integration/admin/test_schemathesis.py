@@ -12,7 +12,7 @@ on the test's event loop. Destructive operations are safe: the app is fresh for 
 if a generated call ever revokes the run's own token a new one is made, so the rest of the
 run still means something.
 
-``SCHEMATHESIS_EXAMPLES`` (default 12) sets the examples per operation and mode: the suite's
+``SCHEMATHESIS_EXAMPLES`` (default 20) sets the examples per operation and mode: the suite's
 budget; a campaign sets it high (see docs/testing.md).
 """
 
@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.integration.admin.conftest import MakeWorld, World
 from tests.support.cosign import generate_key, public_pem
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
