@@ -66,7 +66,9 @@ async def run_bounded(
     finally:
         if process.returncode is None:
             _kill(process)
-            await process.wait()
+            # Read stdout to its end while reaping: a pipe left full and unread keeps its
+            # transport paused, it never sees the end of the file, and wait() never returns.
+            await asyncio.gather(process.wait(), _discard(process.stdout))
         stderr = await stderr_task  # the pipe closes once the process is gone
     return Completed(returncode, stdout, stderr.decode(errors="replace"))
 
@@ -80,6 +82,11 @@ async def _read_capped(stream: asyncio.StreamReader, limit: int, what: str) -> b
             raise ScannerError(f"{what} wrote more than {limit} bytes of output", temporary=False)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(_CHUNK):
+        pass
 
 
 async def _read_tail(stream: asyncio.StreamReader) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.parametrize("app_database", ["sqlite"], indirect=True)
 
 CLIENTS = 50
 RETRIES = 2
+OPEN_FOR = 2.0
 RECOVERY = 15.0  # seconds: a safety net, not a speed assertion
 
 
@@ -34,7 +36,7 @@ def _client(**breaker: Any) -> dict[str, Any]:
         "backoff_initial": 0.01,
         "backoff_max": 0.05,
         "retry_after_max": 2,
-        "circuit_breaker": {"open_for": 1, **breaker},
+        "circuit_breaker": {"open_for": OPEN_FOR, **breaker},
     }
 
 
@@ -87,7 +89,7 @@ async def test_a_5xx_storm_is_retried_boundedly_then_the_circuit_opens_and_recov
             assert status == 502 and _code(body) == "UPSTREAM_ERROR"
         assert all(r[0] == 200 and r[2] == elsewhere.manifest_bytes for r in results[2 * CLIENTS :])
         assert (await http_get(f"{pullgate.url}/v2/library/demo/blobs/{layer}"))[0] == 200
-        during = stormy.count()
+        during, opened_by = stormy.count(), time.monotonic()
         assert 0 < during <= 2 * CLIENTS * (1 + RETRIES), "never more than 1 + retries per client request"
 
         # The breaker is open now: another wave costs the upstream nothing at all.
@@ -95,7 +97,10 @@ async def test_a_5xx_storm_is_retried_boundedly_then_the_circuit_opens_and_recov
         assert status == 502 and "circuit open" in json.loads(body)["errors"][0]["message"]
         wave = await asyncio.gather(*(_manifest(pullgate, "1") for _ in range(CLIENTS)))
         assert all(status == 200 for status, _, _ in wave)
-        assert stormy.count() == during
+        # Nothing reached the upstream, but the one trial the breaker lets out once open_for
+        # is over (a loaded machine can take that long over the wave).
+        trials = 1 if time.monotonic() - opened_by >= OPEN_FOR else 0
+        assert during <= stormy.count() <= during + trials
         assert (
             await pullgate.metric("pullgate_upstream_circuit_state", upstream=stormy.host, state="open") == 1
         )
