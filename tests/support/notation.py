@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -98,7 +98,12 @@ def make_leaf(
     key = key or make_key("ec", 256)
     builder = _builder(name(subject), ca.cert.subject, key, not_before, not_after)
     builder = builder.add_extension(_usage(cert_sign=False), critical=True)
-    if eku is not None:
+    if eku is not None and not eku:
+        # An empty EKU is malformed (RFC 5280: SIZE (1..MAX)); cryptography 51 refuses to
+        # build one, so its DER (an empty SEQUENCE) is written by hand.
+        empty = x509.UnrecognizedExtension(ExtensionOID.EXTENDED_KEY_USAGE, b"\x30\x00")
+        builder = builder.add_extension(empty, critical=False)
+    elif eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if crl_url is not None:
         point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
