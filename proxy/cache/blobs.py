@@ -274,6 +274,12 @@ class BlobCache:
         await self._meta.record_object(str(digest), copied.size, "blob", datetime.now(UTC))
         fill.commit(copied.size)
 
+    async def idle(self) -> None:
+        """Wait until the fills under way have ended: their clients may have every verified
+        byte before the content is durable and published (`Fill.verify`)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

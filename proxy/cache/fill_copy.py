@@ -83,6 +83,10 @@ async def copy_blob(
         check.verify(digest, size)
         return Copied(check.size, stored=False)
     try:
+        await upload.verify(digest, size)
+        # The followers get the last byte now; making it durable (fsync, rename or the
+        # object store's completion) happens while they finish, not before.
+        fill.verify(upload.size)
         await upload.commit(digest, size)
     except StorageError as exc:
         # The last bytes, or the commit itself, failed: the bytes may still be whole.

@@ -79,6 +79,9 @@ class Fill:
         self.size: int | None = None  # the full size, once known
         self.written = 0  # bytes readers may read: in the spool file, or in the window
         self.error: BaseException | None = None
+        # Every byte is in and matches the digest: readers may take the last one, even while
+        # the content is still being made durable and published (and even if that fails).
+        self.verified = False
         self.window: FillWindow | None = None  # set once storage failed (see fill_window)
         self._fd: int | None = None
         self._changed = asyncio.Event()  # the fill moved on
@@ -125,13 +128,19 @@ class Fill:
                 self._cut_slowest()
             window.trim(list(self._positions.values()))
 
+    def verify(self, size: int) -> None:
+        """All `size` bytes are readable and verified; the commit may still be under way."""
+        self.written, self.size, self.verified = size, size, True
+        self._notify()
+
     def commit(self, size: int) -> None:
         self.written, self.size, self.state = size, size, FillState.COMMITTED
+        self.verified = True
         self._notify()
 
     def passed(self) -> None:
         """Every byte was verified and streamed, none stored: readers may finish."""
-        self.size, self.state = self.written, FillState.PASSED
+        self.size, self.state, self.verified = self.written, FillState.PASSED, True
         self._notify()
 
     def fail(self, error: BaseException) -> None:
@@ -185,7 +194,7 @@ class Fill:
         """Wait until the upstream answered: the size is known, or the fill failed."""
         while self.state is FillState.STARTING:
             await self._changed.wait()
-        if self.state is FillState.FAILED:
+        if self.state is FillState.FAILED and not self.verified:
             raise self._failure()
 
     async def finished(self) -> None:
@@ -239,11 +248,12 @@ class Fill:
         while end is None or position < end:
             # Take the event before looking at the state: a change after the look sets it.
             changed = self._changed
-            if self.state is FillState.FAILED:
+            verified = self.verified
+            # Once verified, what failed is only storing it: this reader has its bytes.
+            if self.state is FillState.FAILED and not verified:
                 raise FillFailedError(f"fill of {self.key} failed") from self.error
             if reader in self._cut:
                 raise FillFailedError(f"reader of {self.key} fell too far behind the upstream")
-            verified = self.state in (FillState.COMMITTED, FillState.PASSED)
             # Hold back the final byte until the content is verified.
             available = self.written if verified else self.written - 1
             if end is not None:

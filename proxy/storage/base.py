@@ -70,6 +70,14 @@ class Upload(Protocol):
     async def write(self, data: bytes) -> None:
         """Append bytes and feed them to the hash."""
 
+    async def verify(self, digest: Digest, size: int | None = None) -> None:
+        """Raise `DigestMismatchError` unless everything written is `digest` (and `size`).
+
+        Every byte is in the spool file afterwards, readable at `path`. The upload stays
+        open: `commit` (which checks again, for free) or `abort` follows. This lets a caller
+        hand verified bytes to its readers before they are made durable and published.
+        """
+
     async def commit(self, digest: Digest, size: int | None = None) -> None:
         """Verify, make durable and publish under `digest`.
 

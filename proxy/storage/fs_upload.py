@@ -47,6 +47,10 @@ class FilesystemUpload:
             await self._discard()
             raise
 
+    async def verify(self, digest: Digest, size: int | None = None) -> None:
+        self._require_open()
+        await self._spool.verify(digest, size)
+
     async def commit(self, digest: Digest, size: int | None = None) -> None:
         """Verify, fsync and rename into place; see `BlobStore` for the contract."""
         self._require_open()

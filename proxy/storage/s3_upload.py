@@ -80,6 +80,10 @@ class S3Upload:
         if flushed:
             self._stream_parts()
 
+    async def verify(self, digest: Digest, size: int | None = None) -> None:
+        self._require_open()
+        await self._spool.verify(digest, size)
+
     async def commit(self, digest: Digest, size: int | None = None) -> None:
         """Verify, then store under `digest`; see `BlobStore` for the contract."""
         self._require_open()

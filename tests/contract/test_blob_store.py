@@ -217,6 +217,36 @@ async def test_commit_with_wrong_size_stores_nothing(blob_store: BlobStore, delt
     assert not upload.path.exists()
 
 
+async def test_verify_puts_every_byte_in_the_spool_file_and_stores_nothing_yet(blob_store: BlobStore) -> None:
+    data = payload(3 * MiB + 17)  # not a multiple of the write buffer: verify must flush the rest
+    digest = Digest.of(data)
+    upload = await blob_store.new_upload(expected=digest)
+    await write_all(upload, data)
+
+    await upload.verify(digest, len(data))
+
+    assert upload.size == len(data) and upload.path.read_bytes() == data
+    assert await blob_store.stat(digest) is None, "verified is not published"
+    await upload.commit(digest, len(data))
+    assert await blob_store.stat(digest) == len(data)
+
+
+async def test_verify_refuses_wrong_bytes_and_leaves_the_upload_to_abort(blob_store: BlobStore) -> None:
+    data = payload(1000)
+    expected = Digest.of(b"something else")
+    upload = await blob_store.new_upload()
+    await upload.write(data)
+
+    with pytest.raises(DigestMismatchError):
+        await upload.verify(expected, len(data))
+    with pytest.raises(DigestMismatchError):
+        await upload.verify(Digest.of(data), len(data) + 1)
+
+    await upload.abort()
+    assert not upload.path.exists()
+    assert await stored(blob_store) == []
+
+
 async def test_put_bytes_with_wrong_digest_stores_nothing(blob_store: BlobStore) -> None:
     wrong = Digest.of(b"the real manifest")
 

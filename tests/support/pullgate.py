@@ -58,6 +58,11 @@ class Pullgate:
         self.services.gate.forget()
         return version
 
+    async def fills_done(self) -> None:
+        """Wait for blob fills to be committed: a client gets the last verified byte before
+        the content is made durable and published, so the store may lag the client a little."""
+        await asyncio.wait_for(self.services.gate.mirror.blobs.idle(), 30)
+
     async def metric(self, name: str, **labels: str) -> float:
         """Sum of a Prometheus sample (``_total`` counters included) matching the labels."""
         async with aiohttp.ClientSession() as session, session.get(f"{self.url}/metrics") as resp:

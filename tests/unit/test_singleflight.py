@@ -59,6 +59,23 @@ async def test_followers_stream_while_bytes_arrive_but_not_the_last_byte(tmp_pat
     assert await reader == b"0123456789abcdefghij"
 
 
+async def test_the_last_byte_goes_out_once_verified_before_the_commit(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"0123456789")
+    fill = Fill("k")
+    fill.begin(spool, 10)
+    fill.advance(10)
+    reader = asyncio.create_task(_collect(fill))
+    await asyncio.sleep(0.05)
+    assert not reader.done(), "not verified yet: the final byte waits"
+    fill.verify(10)
+    assert await asyncio.wait_for(reader, 5) == b"0123456789"
+    assert not fill.done, "still being committed"
+    # Storing it may still fail: readers that follow from now on still get verified bytes.
+    fill.fail(OSError("fsync failed"))
+    assert await _collect(fill) == b"0123456789"
+
+
 async def test_failed_fill_aborts_followers(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.write_bytes(b"abc")

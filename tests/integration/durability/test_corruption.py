@@ -70,6 +70,7 @@ async def test_a_blob_cut_short_on_disk_is_caught_and_fetched_again(
     layer = image.layer_digests[0]
     assert await _manifest(pullgate, "library/demo") == (200, image.manifest_bytes)
     assert await _blob(pullgate, "library/demo", layer) == image.blobs[layer]
+    await pullgate.fills_done()
     stored = _content_path(pullgate, layer)
     with stored.open("r+b") as file:  # the machine crashed before the disk had all of it
         file.truncate(len(image.blobs[layer]) // 2)
@@ -77,6 +78,7 @@ async def test_a_blob_cut_short_on_disk_is_caught_and_fetched_again(
     with caplog.at_level(logging.ERROR):
         assert await _blob(pullgate, "library/demo", layer) == image.blobs[layer]
     assert any("damaged on disk" in r.getMessage() for r in caplog.records)
+    await pullgate.fills_done()
     assert stored.read_bytes() == image.blobs[layer], "fetched and stored again, whole"
 
 

@@ -68,7 +68,8 @@ async def test_sigkill_mid_fill_leaves_nothing_behind_and_spares_another_replica
 
             again = await _start_pull(session, a, "library/killed", killed_image)
             assert await again.read() == killed_image.blobs[killed_layer]
-        assert _spool_files(store) == {}
+        # The clients had every verified byte before the commit: wait for the commits too.
+        await _until(lambda: _spool_files(store) == {})
         assert _stored_digests(store) == await _recorded(postgresql_url), "store and metadata agree"
 
 
@@ -107,7 +108,7 @@ async def test_sigkill_mid_fill_on_s3_aborts_the_multipart_upload_on_restart(
 
             again = await _start_pull(session, replica, "library/big", image)
             assert await again.read() == image.blobs[layer]
-        assert _in_bucket(s3_server, layer)
+        await _until(lambda: _in_bucket(s3_server, layer))  # committed just after the client had it
         assert _uploads(s3_server) == []
 
 

@@ -69,6 +69,7 @@ async def _world(
     assert (await _pull(pullgate, "known"))[0] == 200
     for digest in images.known.all_blobs:
         assert await _blob(pullgate, digest) == 200
+    await pullgate.fills_done()  # cached and recorded before the database goes away
     return pullgate, images
 
 

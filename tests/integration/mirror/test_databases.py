@@ -40,6 +40,7 @@ async def test_pull_through_records_and_evicts_on_each_database(
 
     # Concurrent pulls write metadata concurrently: no lock errors, no lost rows.
     await asyncio.gather(*(pull(tag) for tag in [*images, "multi"]), *(pull(tag) for tag in images))
+    await pullgate.fills_done()
     meta: MetadataStore = pullgate.services.gate.mirror.blobs._meta
     expected = sum(len(i.manifest_bytes) + sum(len(b) for b in i.all_blobs.values()) for i in images.values())
     expected += len(index.manifest_bytes)

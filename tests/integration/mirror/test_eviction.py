@@ -22,6 +22,7 @@ async def _pull(pullgate: Pullgate, tag: str) -> None:
             async with session.get(f"{pullgate.url}/v2/library/demo/blobs/{blob['digest']}") as resp:
                 assert resp.status == 200
                 await resp.read()
+    await pullgate.fills_done()  # stored and recorded, not only served
 
 
 async def _stored(pullgate: Pullgate, digest: str) -> bool:

@@ -86,6 +86,7 @@ async def test_a_slow_trickle_is_followed_to_the_end_shared_and_slows_nobody_els
     results = await asyncio.gather(*readers)
     assert results == [(200, slow.all_blobs[layer])] * 5
     assert faulty_registry.count("GET", layer) == 1, "five clients, one fill"
+    await pullgate.fills_done()
     assert _hex(layer) in _stored(pullgate) and _spooled(pullgate) == []
 
 
@@ -127,6 +128,7 @@ async def test_a_blob_reset_before_any_body_byte_is_retried_unnoticed(reset_setu
     faulty.inject(layer, Fault.reset(at, times=1))
     assert await _blob(pullgate, layer) == (200, image.all_blobs[layer])
     assert faulty.count("GET", layer) == 2  # the failed attempt and its retry (aiohttp's or ours)
+    await pullgate.fills_done()
     assert _hex(layer) in _stored(pullgate)
 
 
@@ -145,6 +147,7 @@ async def test_a_blob_reset_mid_body_cuts_the_client_and_stores_nothing(reset_se
     # Bytes had already gone to the client: not retried behind its back.
     assert faulty.count("GET", layer) == 1
     await asyncio.sleep(0.1)  # the fill's clean-up runs after the client was cut
+    await pullgate.fills_done()
     assert _hex(layer) not in _stored(pullgate) and _spooled(pullgate) == []
     assert await _blob(pullgate, layer) == (200, image.all_blobs[layer]), "the next pull works"
 
@@ -184,6 +187,7 @@ async def test_a_certificate_the_client_must_refuse_answers_502_and_stores_nothi
         assert status == 502 and error["code"] == "UPSTREAM_ERROR", body
         assert registry.host in error["message"] and problem in error["message"], error["message"]
         assert registry.count() == 0, "the handshake failed: no request reached the upstream"
+    await pullgate.fills_done()
     assert _stored(pullgate) == set()
 
 

@@ -39,6 +39,7 @@ async def test_pulls_through_pullgate_store_blobs_in_the_bucket(
     }
     pullgate = await make_pullgate([upstream_entry(upstream_registry)], storage=storage)
     await skopeo_copy(f"docker://{pullgate.host}/library/demo:1", f"dir:{tmp_path / 'first'}")
+    await pullgate.fills_done()
     stored = {p.name for p in (s3_server.data_dir / s3_server.bucket).rglob("*") if p.is_file()}
     for digest in image.layer_digests:
         assert digest.split(":")[1] in stored  # the layer is an object in the bucket
@@ -80,6 +81,7 @@ rules:
 """
     pullgate = await make_pullgate([upstream_entry(upstream_registry)], storage=storage, policy=policy)
     await skopeo_copy(f"docker://{pullgate.host}/library/demo:1", f"dir:{tmp_path / 'first'}")  # fills
+    await pullgate.fills_done()  # only committed content is ever redirected to
     layer = image.layer_digests[0]
     async with aiohttp.ClientSession() as session:
         url = f"{pullgate.url}/v2/library/demo/blobs/{layer}"
