@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from proxy.serve import FD_RESERVE, connection_cap
 from proxy.settings import ConfigError, load_settings
 from proxy.tls import ReloadableContext, TLSError, server_context
-from tests.support.tlsca import TestCA
+from tests.support.tls import TestCA
 
 
 def _problems(document: str, tmp_path: Path) -> list[str]:
@@ -56,7 +56,11 @@ def test_every_tls_and_limit_problem_is_listed_at_once(tmp_path: Path) -> None:
 
 def test_a_pair_must_match_be_current_and_unencrypted(tmp_path: Path) -> None:
     ca = TestCA(tmp_path / "ca")
-    good, other, expired = ca.issue(1, "good"), ca.issue(2, "other"), ca.issue(3, "old", expired=True)
+    good, other, expired = (
+        ca.issue("good", serial=1),
+        ca.issue("other", serial=2),
+        ca.issue("old", serial=3, expired=True),
+    )
     settings = load_settings(
         None,
         {
@@ -90,7 +94,7 @@ def test_a_pair_must_match_be_current_and_unencrypted(tmp_path: Path) -> None:
 
 def test_the_context_is_tls12_or_later_http11_and_reload_keeps_a_good_pair(tmp_path: Path) -> None:
     ca = TestCA(tmp_path / "ca")
-    first, second = ca.issue(1, "first"), ca.issue(2, "second")
+    first, second = ca.issue("first", serial=1), ca.issue("second", serial=2)
     settings = load_settings(
         None, {"PULLGATE_SERVER__TLS": f"{{cert_file: {first.cert_file}, key_file: {first.key_file}}}"}
     )

@@ -17,7 +17,7 @@ from tests.support.proc import run_tool
 from tests.support.pullgate import upstream_entry
 from tests.support.pullgate_process import PullgateProcess
 from tests.support.registry import RunningRegistry
-from tests.support.tlsca import Issued, TestCA, peer_serial
+from tests.support.tls import Issued, TestCA, peer_serial
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -58,7 +58,7 @@ async def test_https_pull_and_certificate_reload_on_sighup(
     live = tmp_path / "live"
     live.mkdir()
     cert_file, key_file = live / "server.pem", live / "server-key.pem"
-    _install(ca.issue(0x1001, "first"), cert_file, key_file)
+    _install(ca.issue("first", serial=0x1001), cert_file, key_file)
     pullgate = await serve_pullgate(
         [upstream_entry(upstream_registry)],
         ca_file=ca.ca_file,
@@ -82,7 +82,7 @@ async def test_https_pull_and_certificate_reload_on_sighup(
     # An open keep-alive connection, then new files and SIGHUP.
     reader, writer = await connect("127.0.0.1", pullgate.port, context=ca.client_context())
     assert (await exchange(reader, writer, request_bytes("GET", "/v2/"))).status == 200
-    _install(ca.issue(0x1002, "second"), cert_file, key_file)
+    _install(ca.issue("second", serial=0x1002), cert_file, key_file)
     await _reload(pullgate, "TLS certificate reloaded", 1)
     assert await _served_serial(pullgate, ca) == 0x1002
     answer = await exchange(reader, writer, request_bytes("GET", "/v2/"))
@@ -90,8 +90,8 @@ async def test_https_pull_and_certificate_reload_on_sighup(
     assert peer_serial(writer.get_extra_info("ssl_object")) == 0x1001
 
     # Broken new pairs: each is refused, logged, and the second certificate keeps serving.
-    other = ca.issue(0x1003, "other")
-    expired = ca.issue(0x1004, "expired", expired=True)
+    other = ca.issue("other", serial=0x1003)
+    expired = ca.issue("expired", serial=0x1004, expired=True)
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")
     broken = [

@@ -173,14 +173,14 @@ async def test_a_certificate_the_client_must_refuse_answers_502_and_stores_nothi
 ) -> None:
     ca = TestCA(tmp_path / "tls")
     leaf = {
-        "good": ca.leaf("good"),
-        "wrong-host": ca.leaf("wrong", host="registry.example"),
-        "expired": ca.leaf("expired", expired=True),
+        "good": ca.issue("good"),
+        "wrong-host": ca.issue("wrong", host="registry.example"),
+        "expired": ca.issue("expired", expired=True),
     }[certificate]
     image = image_factory.image()
     with FaultyRegistry(ssl=server_context(leaf)) as registry:
         registry.add("library/demo", image, "1")
-        tls = {"ca_file": str(ca.ca_path)} if trust_ca else {}
+        tls = {"ca_file": str(ca.ca_file)} if trust_ca else {}
         pullgate = await make_pullgate([upstream_entry(registry, tls=tls)], upstream_client=CLIENT)
         status, _, body = await _manifest(pullgate, "1")
         error = _error(body)
@@ -196,10 +196,10 @@ async def test_with_its_ca_trusted_a_tls_upstream_serves(
 ) -> None:
     ca = TestCA(tmp_path / "tls")
     image = image_factory.image()
-    with FaultyRegistry(ssl=server_context(ca.leaf("good"))) as registry:
+    with FaultyRegistry(ssl=server_context(ca.issue("good"))) as registry:
         registry.add("library/demo", image, "1")
         assert registry.url.startswith("https://")
-        entry = upstream_entry(registry, tls={"ca_file": str(ca.ca_path)})
+        entry = upstream_entry(registry, tls={"ca_file": str(ca.ca_file)})
         pullgate = await make_pullgate([entry], upstream_client=CLIENT)
         status, _, body = await _manifest(pullgate, "1")
         assert status == 200 and body == image.manifest_bytes
