@@ -34,7 +34,7 @@ from proxy.gate.manage.credentials import CredentialsAdmin, CredentialsState
 from proxy.gate.manage.decisions import DecisionsAdmin, DryRun
 from proxy.gate.manage.errors import AdminError, AdminErrorKind
 from proxy.gate.manage.images import ImageDetail, ImagesAdmin
-from proxy.gate.manage.inspect import InspectAdmin, SignatureState, Vulnerabilities, Waiver
+from proxy.gate.manage.inspect import Contents, InspectAdmin, SignatureState, Vulnerabilities, Waiver
 from proxy.gate.manage.paging import Page
 from proxy.gate.manage.quarantine import QuarantineAdmin, QueueEntry, Reviewed
 from proxy.gate.manage.robots import RobotRow, RobotsAdmin
@@ -62,6 +62,7 @@ __all__ = [
     "AuditEventRow",
     "CacheStats",
     "CachedImageRow",
+    "Contents",
     "CredentialsState",
     "DecisionRow",
     "Denials",

@@ -12,7 +12,7 @@ from proxy.api.admin.http import admin, query, reply
 from proxy.api.admin.operation import Operation, Reply
 from proxy.api.admin.scans import FindingView, digest_of, finding_view
 from proxy.api.admin.views import ReasonView, View
-from proxy.gate.admin import ImageContents, Part, Platformed, SignatureState
+from proxy.gate.admin import Contents, Part, Platformed, SignatureState
 
 __all__ = ["OPERATIONS"]
 
@@ -37,6 +37,10 @@ class ContentsView(View):
     artifact_type: str | None
     subject_digest: str | None
     config: PartView | None = Field(description="null for an index")
+    platform: str | None = Field(
+        description="os/architecture[/variant] as the image's config names it; null for an index, "
+        "or when the config blob is not cached"
+    )
     layers: list[PartView]
     manifests: list[PlatformedView] = Field(description="an index's platform manifests")
     listed_by: list[PlatformedView] = Field(description="cached indexes listing this manifest")
@@ -141,7 +145,8 @@ def _platformed(entry: Platformed) -> PlatformedView:
     )
 
 
-def _contents(found: ImageContents) -> ContentsView:
+def _contents(contents: Contents) -> ContentsView:
+    found = contents.parts
     return ContentsView(
         digest=found.digest,
         media_type=found.media_type,
@@ -149,6 +154,7 @@ def _contents(found: ImageContents) -> ContentsView:
         artifact_type=found.artifact_type,
         subject_digest=found.subject_digest,
         config=_part(found.config) if found.config else None,
+        platform=contents.platform,
         layers=[_part(p) for p in found.layers],
         manifests=[_platformed(m) for m in found.manifests],
         listed_by=[_platformed(m) for m in found.listed_by],

@@ -15,21 +15,29 @@ from datetime import datetime
 
 from db.admin_queries import AdminQueries, CachedImageRow
 from db.gate_queries import now
-from db.image_queries import ImageContents, ImageQueries
+from db.image_queries import ImageContents, ImageQueries, Part
 from db.scan_queries import ScanRow, ScanStore
 from proxy.cache.keys import RepoKey
 from proxy.gate.manage.errors import not_found
 from proxy.gate.service import Gate
 from proxy.gate.signing.check import Inspection
 from proxy.oci.digest import Digest
+from proxy.oci.image_config import CONFIG_TYPES, MAX_CONFIG_BYTES, config_platform
 from proxy.oci.reference import RepositoryName
 from proxy.policy.model import Subject
 from proxy.policy.vulnerability import VulnerabilityException, waived
 from proxy.scanning.model import Finding
+from proxy.storage import StorageError
 
-__all__ = ["InspectAdmin", "SignatureState", "Vulnerabilities", "Waiver"]
+__all__ = ["Contents", "InspectAdmin", "SignatureState", "Vulnerabilities", "Waiver"]
 
 MAX_REPOSITORIES = 10  # signatures are checked live, per repository: a bounded number of them
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    parts: ImageContents
+    platform: str | None  # what the config says, for an image whose config is cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +71,23 @@ class InspectAdmin:
         self._images = images
         self._scans = scans
 
-    async def contents(self, digest: Digest) -> ImageContents:
+    async def contents(self, digest: Digest) -> Contents:
         found = await self._images.contents(str(digest))
         if found is None:
             raise not_found(f"cached manifest {digest}")
-        return found
+        return Contents(found, await self._platform(found.config))
+
+    async def _platform(self, config: Part | None) -> str | None:
+        """Read from the cached config blob; never fetched for the asking (an admin looking
+        at an image must not make pullgate download anything)."""
+        if config is None or config.media_type not in CONFIG_TYPES or config.size > MAX_CONFIG_BYTES:
+            return None
+        try:
+            data = await self._gate.mirror.blobs.store.read_all(Digest.parse(config.digest), MAX_CONFIG_BYTES)
+        except StorageError:  # not cached (evicted, or never pulled), or unreadable now
+            return None
+        platform = config_platform(data)
+        return str(platform) if platform is not None else None
 
     async def signatures(
         self, digest: Digest, upstream: str | None, repository: str | None

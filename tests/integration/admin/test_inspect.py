@@ -37,6 +37,13 @@ async def _pull_index_child(world: World, repository: str, digest: str) -> None:
         assert resp.status == 200
 
 
+async def _pull_blob(world: World, repository: str, digest: str) -> None:
+    url = f"{world.pullgate.url}/v2/{repository}/blobs/{digest}"
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        assert resp.status == 200
+        await resp.read()
+
+
 async def test_contents_name_layers_and_platforms(world: World) -> None:
     index = world.images.index(["linux/amd64", "linux/arm64/v8"])
     await world.push_to(world.upstream, "multi/app", index, "1")
@@ -52,6 +59,12 @@ async def test_contents_name_layers_and_platforms(world: World) -> None:
     ]
     own = (await world.auditor.get(f"/images/{child.digest}/contents")).json
     assert own["config"]["digest"] == child.config_digest
+    # Its config is not cached yet: asking about the image fetches nothing.
+    assert own["platform"] is None and parts["platform"] is None
+    await _pull_blob(world, "multi/app", child.config_digest)
+    await world.pullgate.fills_done()
+    own = (await world.auditor.get(f"/images/{child.digest}/contents")).json
+    assert own["platform"] == "linux/arm64/v8"  # from the config itself
     assert [layer["digest"] for layer in own["layers"]] == child.layer_digests
     assert [(m["platform"], m["digest"]) for m in own["listed_by"]] == [("linux/arm64/v8", index.digest)]
 

@@ -95,13 +95,14 @@ function summarySection(detail) {
 function contentsView(contents) {
   const layers = contents.layers.map((l, i) => [String(i + 1), h("span", { class: "mono" }, f.short(l.digest)), l.media_type, f.bytes(l.size)]);
   const platforms = [
+    ...(contents.platform ? [[contents.platform, h("span", { class: "mono" }, f.short(contents.digest)), "this image, as its config says"]] : []),
     ...contents.manifests.map((m) => [m.platform || "—", f.imageLink(m.digest), "platform manifest of this index"]),
     ...contents.listed_by.map((m) => [m.platform || "—", f.imageLink(m.digest), "listed by this index"]),
   ];
   return h("div", {},
     definitions([["manifest", contents.media_type], ["config", contents.config ? f.short(contents.config.digest) : null],
       ["artifact type", contents.artifact_type], ["subject", contents.subject_digest ? f.imageLink(contents.subject_digest) : null]]),
-    table("Platforms", ["Platform", "Digest", ""], platforms, { id: "platforms", empty: "No platform information (a single-platform image not listed by a cached index)." }),
+    table("Platforms", ["Platform", "Digest", ""], platforms, { id: "platforms", empty: "No platform information (the image's config is not cached, and no cached index lists it)." }),
     table("Layers", ["#", "Digest", "Media type", "Size"], layers, { id: "layers", empty: "No layers (an index)." }));
 }
 
