@@ -80,6 +80,8 @@ async def test_an_image_page_shows_what_it_is_and_who_has_it(
     await expect(page.locator("#image-repositories")).to_contain_text("allowed")
     await expect(page.locator("#layers tbody tr")).to_have_count(len(image.layer_digests))
     await expect(page.locator("#platforms")).to_contain_text("linux/amd64")  # from its config
+    # A plain image is no artifact, whatever type the registry derives for it from its config.
+    await expect(page.locator("#image")).not_to_contain_text("artifact type")
     await expect(page.locator("#layers")).to_contain_text(image.layer_digests[0][:19])
 
     findings = page.locator("#vulnerabilities tbody tr")

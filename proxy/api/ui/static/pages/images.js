@@ -92,6 +92,10 @@ function summarySection(detail) {
     table("Repositories and tags", ["Repository", "Tags", "Decision", "Review", "Cached"], rows, { id: "image-repositories" }));
 }
 
+// The registry reports a manifest's config type as its artifact type when it names none
+// (OCI distribution spec, referrers); for a plain image that says nothing worth showing.
+const IMAGE_CONFIGS = ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+
 function contentsView(contents) {
   const layers = contents.layers.map((l, i) => [String(i + 1), h("span", { class: "mono" }, f.short(l.digest)), l.media_type, f.bytes(l.size)]);
   const platforms = [
@@ -101,7 +105,7 @@ function contentsView(contents) {
   ];
   return h("div", {},
     definitions([["manifest", contents.media_type], ["config", contents.config ? f.short(contents.config.digest) : null],
-      ["artifact type", contents.artifact_type], ["subject", contents.subject_digest ? f.imageLink(contents.subject_digest) : null]]),
+      ["artifact type", IMAGE_CONFIGS.includes(contents.artifact_type) ? null : contents.artifact_type], ["subject", contents.subject_digest ? f.imageLink(contents.subject_digest) : null]]),
     table("Platforms", ["Platform", "Digest", ""], platforms, { id: "platforms", empty: "No platform information (the image's config is not cached, and no cached index lists it)." }),
     table("Layers", ["#", "Digest", "Media type", "Size"], layers, { id: "layers", empty: "No layers (an index)." }));
 }
