@@ -74,7 +74,7 @@ class Upload(Protocol):
         """Raise `DigestMismatchError` unless everything written is `digest` (and `size`).
 
         Every byte is in the spool file afterwards, readable at `path`. The upload stays
-        open: `commit` (which checks again, for free) or `abort` follows. This lets a caller
+        open: `commit` (which then does not hash again) or `abort` follows. This lets a caller
         hand verified bytes to its readers before they are made durable and published.
         """
 

@@ -51,6 +51,8 @@ class HashedSpool:
         self._buffer = bytearray()
         self._unwritten = b""  # what a failed write could not put in the file
         self.size = 0  # bytes in the file, readable at `path`
+        # What `verify` last accepted: `commit` after `verify` must not read the file back again.
+        self._verified: tuple[Digest, int | None] | None = None
 
     @property
     def received(self) -> int:
@@ -64,6 +66,7 @@ class HashedSpool:
         """
         # Hash as bytes arrive, so that commit never has to read the upload back.
         self._check.update(data)
+        self._verified = None
         if not self._buffer and len(data) >= FLUSH_AT:
             await self._write_out(data)  # already large: skip the copy into the buffer
             return True
@@ -86,15 +89,18 @@ class HashedSpool:
         download for a rarely used algorithm. Any other algorithm reads the file back once.
         """
         await self.flush()
+        if self._verified == (digest, size):
+            return
         if digest.algorithm == self._check.algorithm:
             self._check.verify(digest, size)
-            return
-        if size is not None and size != self.received:
-            raise DigestMismatchError(digest, None, size, self.received)
-        encoded = await in_thread("hash", self.path, partial(hash_file, self.path, digest.algorithm))
-        actual = Digest(digest.algorithm, encoded)
-        if actual != digest:
-            raise DigestMismatchError(digest, actual, size, self.received)
+        else:
+            if size is not None and size != self.received:
+                raise DigestMismatchError(digest, None, size, self.received)
+            encoded = await in_thread("hash", self.path, partial(hash_file, self.path, digest.algorithm))
+            actual = Digest(digest.algorithm, encoded)
+            if actual != digest:
+                raise DigestMismatchError(digest, actual, size, self.received)
+        self._verified = (digest, size)
 
     def spill(self) -> Spill:
         """The hash so far and the bytes not in the file (after a failed write, see `Upload.spill`)."""

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 
 from proxy.oci.digest import Digest, DigestMismatchError
+from proxy.storage import spool
 from proxy.storage.base import DEFAULT_CHUNK, BlobNotFoundError, BlobStore, StorageError, Upload
 
 MiB = 1024 * 1024
@@ -228,6 +230,31 @@ async def test_verify_puts_every_byte_in_the_spool_file_and_stores_nothing_yet(b
     assert upload.size == len(data) and upload.path.read_bytes() == data
     assert await blob_store.stat(digest) is None, "verified is not published"
     await upload.commit(digest, len(data))
+    assert await blob_store.stat(digest) == len(data)
+
+
+async def test_commit_after_verify_reads_the_file_back_once(
+    blob_store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sha512 without `expected`: the upload hashed sha256 as it went, so verifying means
+    # reading the spool file back; the commit that follows must not read it a second time.
+    data = payload(2 * MiB)
+    digest = Digest.of(data, "sha512")
+    reads: list[Path] = []
+    hash_file = spool.hash_file
+
+    def counted(path: Path, algorithm: str) -> str:
+        reads.append(path)
+        return hash_file(path, algorithm)
+
+    monkeypatch.setattr(spool, "hash_file", counted)
+    upload = await blob_store.new_upload()
+    await write_all(upload, data)
+
+    await upload.verify(digest, len(data))
+    await upload.commit(digest, len(data))
+
+    assert len(reads) == 1
     assert await blob_store.stat(digest) == len(data)
 
 
